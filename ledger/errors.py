@@ -1,0 +1,51 @@
+"""Exception hierarchy of Reclaim Ledger.
+
+Every exception the library raises on purpose derives from :class:`LedgerError`, so the
+CLI and the API can turn it into one clear line or a fixed HTTP status.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of every error Reclaim Ledger raises on purpose."""
+
+
+class ConfigurationError(LedgerError):
+    """A setting is missing or invalid."""
+
+
+class ToolchainError(LedgerError):
+    """A required tool (anvil, solc, node) is missing or failed."""
+
+
+class ChainError(LedgerError):
+    """The chain could not be reached or returned something unexpected."""
+
+
+class ChainNotRunning(ChainError):
+    """No node answers at the configured RPC URL."""
+
+
+class TransactionFailed(ChainError):
+    """A transaction reverted or was not mined."""
+
+
+class DeploymentNotFound(LedgerError):
+    """No registry contract is deployed on the connected chain."""
+
+
+class InvalidInput(LedgerError):
+    """A value given by a user or a file is invalid."""
+
+
+class InventoryRejected(InvalidInput):
+    """An inventory file has invalid rows; nothing of it was stored."""
+
+
+class NotFound(LedgerError):
+    """A building, lot or holder does not exist."""
+
+
+class IndexerError(LedgerError):
+    """The indexer cannot continue without risking a wrong mirror."""
