@@ -1,0 +1,1 @@
+"""Chain access: the embedded anvil node and web3 connections."""

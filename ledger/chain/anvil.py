@@ -1,0 +1,176 @@
+"""The embedded chain: an anvil process with its state persisted in the data folder.
+
+anvil writes its whole state to ``anvil-state.json`` when it stops and every
+``STATE_INTERVAL`` seconds while it runs, and loads it at the next start, so lots
+registered by one run are still there in the next. The running node is described by
+``anvil.json`` (process id, port, URL) so that other commands find it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from ledger.errors import ChainError, ChainNotRunning
+from ledger.toolchain import find_tool
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "anvil-state.json"
+INFO_FILE = "anvil.json"
+LOG_FILE = "anvil.log"
+STATE_INTERVAL = 5
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
+
+# The mnemonic anvil derives its funded development accounts from. These keys are
+# public: they only ever sign on the embedded local chain.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+@dataclass(frozen=True)
+class AnvilInfo:
+    """A running embedded node."""
+
+    pid: int
+    port: int
+    chain_id: int
+
+    @property
+    def rpc_url(self) -> str:
+        """The node's JSON-RPC URL on the loopback interface."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that no process listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def read_info(data_dir: Path) -> AnvilInfo | None:
+    """Return the embedded node recorded in ``data_dir`` if its process still runs."""
+    path = data_dir / INFO_FILE
+    try:
+        info = AnvilInfo(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError) as exc:
+        raise ChainError(
+            f"{path} is not a valid node description ({exc}); delete it and start "
+            "the chain again."
+        ) from exc
+
+    if not _process_alive(info.pid):
+        path.unlink(missing_ok=True)
+        return None
+    return info
+
+
+def start(
+    data_dir: Path, chain_id: int, accounts: int, port: int | None = None
+) -> AnvilInfo:
+    """Start anvil in the background, loading the saved state, unless it already runs."""
+    running = read_info(data_dir)
+    if running is not None:
+        return running
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    command = [
+        str(find_tool("anvil")),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(chain_id),
+        "--accounts",
+        str(accounts),
+        "--mnemonic",
+        DEV_MNEMONIC,
+        "--state",
+        str(data_dir / STATE_FILE),
+        "--state-interval",
+        str(STATE_INTERVAL),
+    ]
+    with open(data_dir / LOG_FILE, "ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    info = AnvilInfo(pid=process.pid, port=port, chain_id=chain_id)
+
+    _wait_until_ready(info, process)
+    (data_dir / INFO_FILE).write_text(json.dumps(asdict(info)))
+    logger.info("Started anvil (pid %d) at %s", info.pid, info.rpc_url)
+    return info
+
+
+def stop(data_dir: Path) -> bool:
+    """Stop the embedded node so that it saves its state; False if none was running."""
+    info = read_info(data_dir)
+    if info is None:
+        return False
+
+    os.kill(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _process_alive(info.pid):
+        if time.monotonic() > deadline:
+            raise ChainError(
+                f"anvil (pid {info.pid}) did not stop within {STOP_TIMEOUT:.0f} s; "
+                f"stop it with 'kill {info.pid}'."
+            )
+        time.sleep(0.05)
+    (data_dir / INFO_FILE).unlink(missing_ok=True)
+    logger.info("Stopped anvil (pid %d); state saved in %s", info.pid, data_dir)
+    return True
+
+
+def _wait_until_ready(info: AnvilInfo, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    request = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ChainError(
+                f"anvil exited with code {process.returncode} at start; see its log "
+                "anvil.log in the data folder."
+            )
+        try:
+            httpx.post(info.rpc_url, json=request, timeout=1.0).raise_for_status()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+
+    process.terminate()
+    raise ChainNotRunning(
+        f"anvil did not answer at {info.rpc_url} within {START_TIMEOUT:.0f} s."
+    )
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A child that exited but was not reaped is a zombie: treat it as stopped.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

@@ -1,0 +1,187 @@
+"""Signing and sending transactions: every write to the chain goes through here.
+
+Transactions are signed locally with eth-account and sent as raw transactions. A
+sender keeps its own nonce counter, so many transactions go out back to back without
+waiting for each receipt; receipts are collected afterwards in one pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_utils import function_abi_to_4byte_selector
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3RPCError,
+)
+from web3.types import TxReceipt
+
+from ledger.errors import TransactionFailed
+
+logger = logging.getLogger(__name__)
+
+GAS_MARGIN_PERCENT = 20
+PRIORITY_FEE_WEI = 1_000_000_000
+RECEIPT_TIMEOUT = 120.0
+RECEIPT_POLL_INTERVAL = 0.02
+
+
+class RevertDecoder:
+    """Turns revert data into ``Name(arg=value, ...)`` using the custom errors of an ABI."""
+
+    def __init__(self, abi: Iterable[dict[str, Any]]) -> None:
+        self._errors: dict[bytes, dict[str, Any]] = {}
+        for item in abi:
+            if item.get("type") == "error":
+                self._errors[function_abi_to_4byte_selector(item)] = item
+
+    def describe(self, data: bytes | str | None) -> str:
+        """Return a readable form of revert ``data``."""
+        raw = HexBytes(data) if data else b""
+        if len(raw) < 4:
+            return "reverted without a reason"
+        error = self._errors.get(bytes(raw[:4]))
+        if error is None:
+            return f"reverted with unknown error data 0x{bytes(raw).hex()}"
+        types = [field["type"] for field in error["inputs"]]
+        values = abi_decode(types, bytes(raw[4:]))
+        args = ", ".join(
+            f"{field['name']}={_render(value)}"
+            for field, value in zip(error["inputs"], values, strict=True)
+        )
+        return f"{error['name']}({args})"
+
+
+class TransactionSender:
+    """Signs and sends transactions for one account, with a local nonce counter.
+
+    Safe to share between threads: nonces are handed out under a lock, so concurrent
+    sends get consecutive nonces and none is reused.
+    """
+
+    def __init__(
+        self, w3: Web3, account: LocalAccount, decoder: RevertDecoder | None = None
+    ) -> None:
+        self.w3 = w3
+        self.account = account
+        self.chain_id = w3.eth.chain_id
+        self._decoder = decoder
+        self._lock = threading.Lock()
+        self._nonce = w3.eth.get_transaction_count(account.address, "pending")
+        self._max_fee = self._fee_cap()
+
+    @property
+    def address(self) -> str:
+        """The sender's checksummed address."""
+        return str(self.account.address)
+
+    def send(self, call: ContractFunction, gas: int | None = None) -> HexBytes:
+        """Sign and send one contract call; return its transaction hash."""
+        if gas is None:
+            gas = self._estimate(call)
+        with self._lock:
+            transaction = call.build_transaction(
+                {
+                    "from": self.account.address,
+                    "nonce": self._nonce,
+                    "gas": gas,
+                    "chainId": self.chain_id,
+                    "maxFeePerGas": self._max_fee,
+                    "maxPriorityFeePerGas": PRIORITY_FEE_WEI,
+                }
+            )
+            signed = self.account.sign_transaction(transaction)
+            try:
+                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            except Web3RPCError:
+                # The node may have seen transactions from this account that we did
+                # not send; take its count before the next attempt.
+                self._nonce = self.w3.eth.get_transaction_count(
+                    self.account.address, "pending"
+                )
+                raise
+            self._nonce += 1
+        logger.debug("Sent %s as %s", _call_name(call), tx_hash.hex())
+        return tx_hash
+
+    def transact(self, calls: Sequence[ContractFunction]) -> list[TxReceipt]:
+        """Send every call back to back, then wait for all receipts."""
+        hashes = [self.send(call) for call in calls]
+        return wait_for_receipts(self.w3, hashes)
+
+    def _estimate(self, call: ContractFunction) -> int:
+        try:
+            estimate = call.estimate_gas({"from": self.account.address})
+        except ContractCustomError as exc:
+            raise TransactionFailed(
+                f"{_call_name(call)} would revert: {self._describe(exc.data)}."
+            ) from exc
+        except ContractLogicError as exc:
+            raise TransactionFailed(
+                f"{_call_name(call)} would revert: {exc.message or exc.data}."
+            ) from exc
+        return estimate * (100 + GAS_MARGIN_PERCENT) // 100
+
+    def _describe(self, data: Any) -> str:
+        if self._decoder is None:
+            return f"error data {data}"
+        return self._decoder.describe(data)
+
+    def _fee_cap(self) -> int:
+        latest = self.w3.eth.get_block("latest")
+        base_fee = int(latest.get("baseFeePerGas", 0))
+        return 2 * base_fee + PRIORITY_FEE_WEI
+
+
+def wait_for_receipts(
+    w3: Web3, hashes: Sequence[HexBytes], timeout: float = RECEIPT_TIMEOUT
+) -> list[TxReceipt]:
+    """Wait until every transaction is mined; raise if one reverted or timed out."""
+    receipts: dict[HexBytes, TxReceipt] = {}
+    deadline = time.monotonic() + timeout
+    while len(receipts) < len(hashes):
+        for tx_hash in hashes:
+            if tx_hash in receipts:
+                continue
+            try:
+                receipts[tx_hash] = w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                continue
+        if len(receipts) < len(hashes):
+            if time.monotonic() > deadline:
+                missing = len(hashes) - len(receipts)
+                raise TransactionFailed(
+                    f"{missing} of {len(hashes)} transactions were not mined within "
+                    f"{timeout:.0f} s; check that the node is mining."
+                )
+            time.sleep(RECEIPT_POLL_INTERVAL)
+
+    ordered = [receipts[tx_hash] for tx_hash in hashes]
+    for receipt in ordered:
+        if receipt["status"] != 1:
+            raise TransactionFailed(
+                f"Transaction 0x{bytes(receipt['transactionHash']).hex()} reverted in "
+                f"block {receipt['blockNumber']}."
+            )
+    return ordered
+
+
+def _call_name(call: Any) -> str:
+    return str(getattr(call, "fn_name", "constructor"))
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)

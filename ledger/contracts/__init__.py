@@ -1,0 +1,1 @@
+"""Contract sources, compiled artifacts and deployments."""

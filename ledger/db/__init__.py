@@ -1,0 +1,1 @@
+"""The SQL mirror: models, engine set-up and migrations."""

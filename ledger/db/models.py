@@ -1,0 +1,163 @@
+"""SQLAlchemy models of the mirror.
+
+Rows derived from the chain record where they came from (block number and hash,
+transaction hash, log index). Addresses are stored as lower-case hex, hashes and
+bytes32 values as 0x-prefixed lower-case hex, block timestamps as Unix seconds (UTC).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ledger.db.types import Uint256
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ADDRESS = String(42)
+HASH = String(66)
+
+
+class Base(DeclarativeBase):
+    """Base of all mirror models."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SyncState(Base):
+    """The indexer's checkpoint: the last block whose events are all stored."""
+
+    __tablename__ = "sync_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    genesis_hash: Mapped[str] = mapped_column(HASH)
+    contract_address: Mapped[str] = mapped_column(ADDRESS)
+    start_block: Mapped[int] = mapped_column(BigInteger)
+    last_block: Mapped[int] = mapped_column(BigInteger)
+    last_block_hash: Mapped[str | None] = mapped_column(HASH)
+
+
+class Block(Base):
+    """A block that contains at least one of the registry's events."""
+
+    __tablename__ = "blocks"
+
+    number: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False
+    )
+    hash: Mapped[str] = mapped_column(HASH, unique=True)
+    parent_hash: Mapped[str] = mapped_column(HASH)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class RawEvent(Base):
+    """Every log of the registry contract, as received."""
+
+    __tablename__ = "raw_events"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_hash: Mapped[str] = mapped_column(HASH)
+    transaction_hash: Mapped[str] = mapped_column(HASH, index=True)
+    log_index: Mapped[int] = mapped_column(Integer)
+    event_name: Mapped[str] = mapped_column(String(64), index=True)
+    topics: Mapped[str] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text)
+
+
+class Building(Base):
+    """A registered origin building."""
+
+    __tablename__ = "buildings"
+
+    building_id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(32), index=True)
+    record_hash: Mapped[str] = mapped_column(HASH)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(HASH)
+    transaction_hash: Mapped[str] = mapped_column(HASH)
+    log_index: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class Lot(Base):
+    """A registered lot: its origin, unit, registered quantity and record hash."""
+
+    __tablename__ = "lots"
+
+    lot_id: Mapped[int] = mapped_column(Uint256, primary_key=True)
+    building_id: Mapped[str] = mapped_column(
+        ForeignKey("buildings.building_id"), index=True
+    )
+    first_holder: Mapped[str] = mapped_column(ADDRESS)
+    category: Mapped[str] = mapped_column(String(66), index=True)
+    unit: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Uint256)
+    unit_mass_grams: Mapped[int] = mapped_column(Uint256)
+    record_hash: Mapped[str] = mapped_column(HASH, index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(HASH)
+    transaction_hash: Mapped[str] = mapped_column(HASH)
+    log_index: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class Holding(Base):
+    """The ERC-1155 balance of one holder for one lot."""
+
+    __tablename__ = "holdings"
+
+    lot_id: Mapped[int] = mapped_column(Uint256, primary_key=True)
+    holder: Mapped[str] = mapped_column(ADDRESS, primary_key=True, index=True)
+    balance: Mapped[int] = mapped_column(Uint256)
+
+
+class Transfer(Base):
+    """One custody move of a quantity of a lot."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lot_id: Mapped[int] = mapped_column(Uint256, index=True)
+    from_address: Mapped[str] = mapped_column(ADDRESS, index=True)
+    to_address: Mapped[str] = mapped_column(ADDRESS, index=True)
+    quantity: Mapped[int] = mapped_column(Uint256)
+    reason: Mapped[int] = mapped_column(Integer)
+    reference_hash: Mapped[str] = mapped_column(HASH)
+    operator: Mapped[str] = mapped_column(ADDRESS)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(HASH)
+    transaction_hash: Mapped[str] = mapped_column(HASH)
+    log_index: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class Record(Base):
+    """An off-chain record (canonical JSON) stored under its keccak256 hash.
+
+    Records are written by the importer, not by the indexer: the chain holds only
+    their hashes.
+    """
+
+    __tablename__ = "records"
+
+    record_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,269 @@
+"""Persistence of decoded events: rows and checkpoint in one database transaction.
+
+Invariant: ``sync_state.last_block`` is the last block whose events are all stored. A
+batch's rows and the checkpoint move together in one transaction, and the checkpoint
+only moves forward, so a crash at any point leaves the mirror at a batch boundary and a
+restart resumes without gaps or duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from ledger.db.models import (
+    Block,
+    Building,
+    Holding,
+    Lot,
+    RawEvent,
+    SyncState,
+    Transfer,
+)
+from ledger.errors import IndexerError
+from ledger.indexer.decode import DecodedEvent
+
+ZERO_ADDRESS = "0x" + "00" * 20
+SYNC_STATE_ID = 1
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The indexer's position and the identity of the chain it mirrors."""
+
+    chain_id: int
+    genesis_hash: str
+    contract_address: str
+    start_block: int
+    last_block: int
+    last_block_hash: str | None
+
+
+def read_checkpoint(connection: Connection) -> Checkpoint | None:
+    """Return the stored checkpoint, or None for an empty mirror."""
+    table = SyncState.__table__
+    row = (
+        connection.execute(select(table).where(table.c.id == SYNC_STATE_ID))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return Checkpoint(
+        chain_id=row["chain_id"],
+        genesis_hash=row["genesis_hash"],
+        contract_address=row["contract_address"],
+        start_block=row["start_block"],
+        last_block=row["last_block"],
+        last_block_hash=row["last_block_hash"],
+    )
+
+
+def create_checkpoint(connection: Connection, checkpoint: Checkpoint) -> None:
+    """Record the chain identity and start position of a new mirror."""
+    connection.execute(
+        insert(SyncState).values(
+            id=SYNC_STATE_ID,
+            chain_id=checkpoint.chain_id,
+            genesis_hash=checkpoint.genesis_hash,
+            contract_address=checkpoint.contract_address,
+            start_block=checkpoint.start_block,
+            last_block=checkpoint.last_block,
+            last_block_hash=checkpoint.last_block_hash,
+        )
+    )
+
+
+def store_batch(
+    connection: Connection,
+    events: Sequence[DecodedEvent],
+    headers: dict[int, dict[str, Any]],
+    to_block: int,
+    to_block_hash: str,
+) -> None:
+    """Store the events of a block range and move the checkpoint to ``to_block``.
+
+    ``headers`` holds the header of every block that has an event. The caller runs this
+    inside one transaction.
+    """
+    checkpoint = read_checkpoint(connection)
+    if checkpoint is None:
+        raise IndexerError("The mirror has no checkpoint; it was not initialised.")
+    if to_block <= checkpoint.last_block:
+        raise IndexerError(
+            f"Refusing to move the checkpoint back from block {checkpoint.last_block} "
+            f"to {to_block}."
+        )
+
+    _store_blocks(connection, headers)
+    _store_raw_events(connection, events)
+    _store_derived_rows(connection, events, headers)
+
+    connection.execute(
+        update(SyncState)
+        .where(SyncState.id == SYNC_STATE_ID)
+        .values(last_block=to_block, last_block_hash=to_block_hash)
+    )
+
+
+def _store_blocks(connection: Connection, headers: dict[int, dict[str, Any]]) -> None:
+    rows = [
+        {
+            "number": number,
+            "hash": str(header["hash"]).lower(),
+            "parent_hash": str(header["parentHash"]).lower(),
+            "timestamp": int(header["timestamp"], 16),
+        }
+        for number, header in sorted(headers.items())
+    ]
+    if rows:
+        connection.execute(insert(Block), rows)
+
+
+def _store_raw_events(connection: Connection, events: Sequence[DecodedEvent]) -> None:
+    rows = [
+        {
+            "block_number": event.block_number,
+            "block_hash": event.block_hash,
+            "transaction_hash": event.transaction_hash,
+            "log_index": event.log_index,
+            "event_name": event.name,
+            "topics": json.dumps(list(event.topics)),
+            "data": event.data,
+        }
+        for event in events
+    ]
+    if rows:
+        connection.execute(insert(RawEvent), rows)
+
+
+def _store_derived_rows(
+    connection: Connection,
+    events: Sequence[DecodedEvent],
+    headers: dict[int, dict[str, Any]],
+) -> None:
+    buildings: list[dict[str, Any]] = []
+    lots: list[dict[str, Any]] = []
+    transfers: list[dict[str, Any]] = []
+    balance_changes: dict[tuple[int, str], int] = defaultdict(int)
+
+    for event in events:
+        args = event.args
+        origin = _origin(event, headers)
+        if event.name == "BuildingRegistered":
+            buildings.append(
+                {
+                    "building_id": args["buildingId"],
+                    "reference": ascii_text(args["buildingId"]),
+                    "record_hash": args["recordHash"],
+                    **origin,
+                }
+            )
+        elif event.name == "LotRegistered":
+            lots.append(
+                {
+                    "lot_id": args["lotId"],
+                    "building_id": args["buildingId"],
+                    "first_holder": args["holder"],
+                    "category": ascii_text(args["category"]) or args["category"],
+                    "unit": args["unit"],
+                    "quantity": args["quantity"],
+                    "unit_mass_grams": args["unitMassGrams"],
+                    "record_hash": args["recordHash"],
+                    **origin,
+                }
+            )
+        elif event.name == "CustodyTransferred":
+            transfers.append(
+                {
+                    "lot_id": args["lotId"],
+                    "from_address": args["from"],
+                    "to_address": args["to"],
+                    "quantity": args["quantity"],
+                    "reason": args["reason"],
+                    "reference_hash": args["referenceHash"],
+                    "operator": args["operator"],
+                    **origin,
+                }
+            )
+        elif event.name == "TransferSingle":
+            _add_move(balance_changes, args["from"], args["to"], args["id"], args["value"])
+        elif event.name == "TransferBatch":
+            for lot_id, value in zip(args["ids"], args["values"], strict=True):
+                _add_move(balance_changes, args["from"], args["to"], lot_id, value)
+
+    if buildings:
+        connection.execute(insert(Building), buildings)
+    if lots:
+        connection.execute(insert(Lot), lots)
+    if transfers:
+        connection.execute(insert(Transfer), transfers)
+    _apply_balance_changes(connection, balance_changes)
+
+
+def _origin(event: DecodedEvent, headers: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "block_number": event.block_number,
+        "block_hash": event.block_hash,
+        "transaction_hash": event.transaction_hash,
+        "log_index": event.log_index,
+        "timestamp": int(headers[event.block_number]["timestamp"], 16),
+    }
+
+
+def _add_move(
+    changes: dict[tuple[int, str], int], sender: str, receiver: str, lot_id: int, value: int
+) -> None:
+    if sender != ZERO_ADDRESS:
+        changes[(lot_id, sender)] -= value
+    if receiver != ZERO_ADDRESS:
+        changes[(lot_id, receiver)] += value
+
+
+def _apply_balance_changes(
+    connection: Connection, changes: dict[tuple[int, str], int]
+) -> None:
+    for (lot_id, holder), change in sorted(changes.items()):
+        if change == 0:
+            continue
+        current = connection.execute(
+            select(Holding.balance).where(
+                Holding.lot_id == lot_id, Holding.holder == holder
+            )
+        ).scalar_one_or_none()
+        balance = (current or 0) + change
+        if balance < 0:
+            raise IndexerError(
+                f"The events give holder {holder} a negative balance {balance} of lot "
+                f"{lot_id}; the mirror is missing earlier events. Rebuild it with "
+                "'reclaim index --reset'."
+            )
+        if current is None:
+            connection.execute(
+                insert(Holding).values(lot_id=lot_id, holder=holder, balance=balance)
+            )
+        elif balance == 0:
+            connection.execute(
+                Holding.__table__.delete().where(
+                    Holding.lot_id == lot_id, Holding.holder == holder
+                )
+            )
+        else:
+            connection.execute(
+                update(Holding)
+                .where(Holding.lot_id == lot_id, Holding.holder == holder)
+                .values(balance=balance)
+            )
+
+
+def ascii_text(value: str) -> str | None:
+    """Return a left-aligned ASCII bytes32 (0x hex) as text, or None if it is not one."""
+    raw = bytes.fromhex(value[2:]).rstrip(b"\0")
+    if not raw or b"\0" in raw or not all(32 <= byte < 127 for byte in raw):
+        return None
+    return raw.decode("ascii")

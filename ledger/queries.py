@@ -1,0 +1,287 @@
+"""Read queries over the mirror, shared by the CLI, the reports and the API."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from ledger.db.models import Building, Holding, Lot, Record, SyncState, Transfer
+from ledger.errors import InvalidInput, NotFound
+from ledger.writes import CustodyReason
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class CustodyStep:
+    """One custody transfer of a lot, in chain order."""
+
+    timestamp: datetime
+    from_address: str
+    to_address: str
+    quantity: int
+    reason: CustodyReason
+    reference_hash: str
+    block_number: int
+    transaction_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class LotView:
+    """A lot with its origin, record and current holders."""
+
+    lot_id: int
+    building_id: str
+    building_reference: str | None
+    category: str
+    unit: int
+    quantity: int
+    unit_mass_grams: int
+    record_hash: str
+    record: dict[str, Any] | None
+    first_holder: str
+    registered_at: datetime
+    block_number: int
+    transaction_hash: str
+    holders: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mass_milligrams(self) -> int:
+        """Registered mass: quantity in thousandths of a unit times grams per unit."""
+        return self.quantity * self.unit_mass_grams
+
+
+@dataclass(frozen=True)
+class LotHistory:
+    """A lot and every custody step since its registration."""
+
+    lot: LotView
+    building_record: dict[str, Any] | None
+    steps: list[CustodyStep]
+
+
+def utc(timestamp: int) -> datetime:
+    """Convert a block timestamp (Unix seconds) to an aware UTC datetime."""
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+def lot_history(engine: Engine, lot_id: int) -> LotHistory:
+    """Return a lot's origin, record, holders and custody steps in chain order."""
+    with Session(engine) as session:
+        lots = _lot_views(session, select(Lot).where(Lot.lot_id == lot_id))
+        if not lots:
+            raise NotFound(
+                f"Lot {lot_id} is not in the mirror; check the id or run "
+                "'reclaim index' to catch up with the chain."
+            )
+        lot = lots[0]
+        building = session.execute(
+            select(Building.record_hash).where(Building.building_id == lot.building_id)
+        ).scalar_one()
+        building_record = _record(session, building)
+        rows = session.execute(
+            select(Transfer)
+            .where(Transfer.lot_id == lot_id)
+            .order_by(Transfer.block_number, Transfer.log_index)
+        ).scalars()
+        steps = [
+            CustodyStep(
+                timestamp=utc(row.timestamp),
+                from_address=row.from_address,
+                to_address=row.to_address,
+                quantity=row.quantity,
+                reason=CustodyReason(row.reason),
+                reference_hash=row.reference_hash,
+                block_number=row.block_number,
+                transaction_hash=row.transaction_hash,
+                log_index=row.log_index,
+            )
+            for row in rows
+        ]
+    return LotHistory(lot=lot, building_record=building_record, steps=steps)
+
+
+def search_lots(
+    engine: Engine,
+    category: str | None = None,
+    building: str | None = None,
+    holder: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    offset: int = 0,
+) -> tuple[int, list[LotView]]:
+    """Return the total count and one page of lots matching every given filter.
+
+    ``building`` is a building reference such as ``BLD-LGE-01``; ``holder`` a
+    lower-case address. Lots are ordered by id.
+    """
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"Page size {limit!r} must be between 1 and {MAX_PAGE_SIZE}.")
+    if offset < 0:
+        raise InvalidInput(f"Offset {offset!r} must not be negative.")
+
+    query = select(Lot)
+    if category:
+        query = query.where(Lot.category == category)
+    if building:
+        query = query.join(Building, Building.building_id == Lot.building_id).where(
+            Building.reference == building
+        )
+    if holder:
+        query = query.where(
+            Lot.lot_id.in_(select(Holding.lot_id).where(Holding.holder == holder))
+        )
+    with Session(engine) as session:
+        total = session.execute(
+            select(func.count()).select_from(query.subquery())
+        ).scalar_one()
+        lots = _lot_views(
+            session, query.order_by(Lot.lot_id).limit(limit).offset(offset)
+        )
+    return int(total), lots
+
+
+def building_inventory(engine: Engine, reference: str) -> tuple[dict[str, Any], list[LotView]]:
+    """Return a building's row and record, and all its lots."""
+    with Session(engine) as session:
+        row = session.execute(
+            select(Building).where(Building.reference == reference)
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFound(
+                f"Building {reference!r} is not in the mirror; list the buildings with "
+                "'reclaim buildings'."
+            )
+        building = {
+            "building_id": row.building_id,
+            "reference": row.reference,
+            "record_hash": row.record_hash,
+            "record": _record(session, row.record_hash),
+            "registered_at": utc(row.timestamp),
+            "block_number": row.block_number,
+            "transaction_hash": row.transaction_hash,
+        }
+        lots = _lot_views(
+            session,
+            select(Lot).where(Lot.building_id == row.building_id).order_by(Lot.lot_id),
+        )
+    return building, lots
+
+
+def list_buildings(engine: Engine) -> list[dict[str, Any]]:
+    """Return every building with its lot count."""
+    with Session(engine) as session:
+        counts = dict(
+            session.execute(
+                select(Lot.building_id, func.count()).group_by(Lot.building_id)
+            ).all()
+        )
+        rows = session.execute(select(Building).order_by(Building.reference)).scalars()
+        return [
+            {
+                "building_id": row.building_id,
+                "reference": row.reference,
+                "record": _record(session, row.record_hash),
+                "lots": int(counts.get(row.building_id, 0)),
+            }
+            for row in rows
+        ]
+
+
+@dataclass
+class SummaryLine:
+    """Totals for one category or building: lots, quantity per unit and mass."""
+
+    lots: int = 0
+    quantities: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    mass_milligrams: int = 0
+
+
+def summary(engine: Engine) -> tuple[dict[str, SummaryLine], dict[str, SummaryLine]]:
+    """Return registered totals by category and by building reference."""
+    by_category: dict[str, SummaryLine] = defaultdict(SummaryLine)
+    by_building: dict[str, SummaryLine] = defaultdict(SummaryLine)
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Lot, Building.reference).join(
+                Building, Building.building_id == Lot.building_id
+            )
+        ).all()
+    for lot, reference in rows:
+        for line in (by_category[lot.category], by_building[reference or lot.building_id]):
+            line.lots += 1
+            line.quantities[lot.unit] += lot.quantity
+            line.mass_milligrams += lot.quantity * lot.unit_mass_grams
+    return dict(sorted(by_category.items())), dict(sorted(by_building.items()))
+
+
+def indexer_status(engine: Engine) -> dict[str, Any] | None:
+    """Return the indexer's checkpoint, or None before the first run."""
+    with Session(engine) as session:
+        row = session.execute(select(SyncState)).scalar_one_or_none()
+        if row is None:
+            return None
+        return {
+            "chain_id": row.chain_id,
+            "contract_address": row.contract_address,
+            "last_block": row.last_block,
+            "last_block_hash": row.last_block_hash,
+        }
+
+
+def _lot_views(session: Session, query: Any) -> list[LotView]:
+    lots = list(session.execute(query).scalars())
+    if not lots:
+        return []
+    ids = [lot.lot_id for lot in lots]
+    holders: dict[int, dict[str, int]] = defaultdict(dict)
+    for holding in session.execute(
+        select(Holding).where(Holding.lot_id.in_(ids)).order_by(Holding.holder)
+    ).scalars():
+        holders[holding.lot_id][holding.holder] = holding.balance
+    references = dict(
+        session.execute(
+            select(Building.building_id, Building.reference).where(
+                Building.building_id.in_({lot.building_id for lot in lots})
+            )
+        ).all()
+    )
+    records = {
+        row.record_hash: json.loads(row.body)
+        for row in session.execute(
+            select(Record).where(Record.record_hash.in_({lot.record_hash for lot in lots}))
+        ).scalars()
+    }
+    return [
+        LotView(
+            lot_id=lot.lot_id,
+            building_id=lot.building_id,
+            building_reference=references.get(lot.building_id),
+            category=lot.category,
+            unit=lot.unit,
+            quantity=lot.quantity,
+            unit_mass_grams=lot.unit_mass_grams,
+            record_hash=lot.record_hash,
+            record=records.get(lot.record_hash),
+            first_holder=lot.first_holder,
+            registered_at=utc(lot.timestamp),
+            block_number=lot.block_number,
+            transaction_hash=lot.transaction_hash,
+            holders=holders.get(lot.lot_id, {}),
+        )
+        for lot in lots
+    ]
+
+
+def _record(session: Session, record_hash: str) -> dict[str, Any] | None:
+    body = session.execute(
+        select(Record.body).where(Record.record_hash == record_hash)
+    ).scalar_one_or_none()
+    return json.loads(body) if body is not None else None

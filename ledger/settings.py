@@ -1,0 +1,83 @@
+"""Settings of Reclaim Ledger, read once and passed down.
+
+Precedence: CLI flag over environment (``RECLAIM_*``) over a ``.env`` file over the
+defaults below.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+DEFAULT_CHAIN_ID = 31337
+DEFAULT_ANVIL_ACCOUNTS = 20
+DEFAULT_LOG_RANGE = 2_000
+DEFAULT_POLL_INTERVAL = 1.0
+
+
+class Settings(BaseSettings):
+    """One settings object for the CLI, the indexer and the API."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECLAIM_", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        DEFAULT_DATA_DIR,
+        description="Folder for the local chain's state, deployments and the database.",
+    )
+    rpc_url: str | None = Field(
+        None,
+        description="JSON-RPC URL of an EVM node; empty means the embedded anvil chain.",
+    )
+    chain_id: int = Field(
+        DEFAULT_CHAIN_ID, description="Chain id of the embedded anvil chain."
+    )
+    anvil_accounts: int = Field(
+        DEFAULT_ANVIL_ACCOUNTS,
+        description="Number of funded development accounts of the embedded chain.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the mirror; empty means a SQLite file in data_dir.",
+    )
+    private_key: SecretStr | None = Field(
+        None,
+        description="Signing key for a remote chain; the local chain uses dev keys.",
+    )
+    confirmations: int = Field(
+        0, ge=0, description="Blocks behind the head that the indexer treats as final."
+    )
+    log_range: int = Field(
+        DEFAULT_LOG_RANGE, ge=1, description="Blocks per eth_getLogs request."
+    )
+    poll_interval: float = Field(
+        DEFAULT_POLL_INTERVAL, gt=0, description="Seconds between polls in follow mode."
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public base URL of the web service, used in passport links.",
+    )
+
+    @property
+    def uses_embedded_chain(self) -> bool:
+        """True when the chain is the local anvil that Reclaim Ledger starts itself."""
+        return not self.rpc_url
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        path = (self.data_dir / "ledger.sqlite3").resolve()
+        return f"sqlite:///{path}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, with non-None keyword arguments (CLI flags) taking precedence."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)  # type: ignore[arg-type]

@@ -1,0 +1,133 @@
+"""Writes to the registry: buildings, lots and custody transfers.
+
+The CLI, the demo and the API all write through these functions, which sign with the
+caller's :class:`TransactionSender`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from ledger.chain.transactions import TransactionSender, wait_for_receipts
+from ledger.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LOT_BATCH_SIZE = 50
+
+
+class CustodyReason(enum.IntEnum):
+    """Why custody moved; the values are the contract's ``CustodyReason``."""
+
+    UNSPECIFIED = 0
+    SALE = 1
+    CONSIGNMENT = 2
+    TRANSPORT_HANDOFF = 3
+    RETURN = 4
+
+    @classmethod
+    def parse(cls, text: str) -> CustodyReason:
+        """Parse a reason name such as ``sale`` or ``transport-handoff``."""
+        key = text.strip().upper().replace("-", "_").replace(" ", "_")
+        try:
+            return cls[key]
+        except KeyError:
+            choices = ", ".join(reason.label for reason in cls)
+            raise InvalidInput(
+                f"{text!r} is not a custody reason; use one of: {choices}."
+            ) from None
+
+    @property
+    def label(self) -> str:
+        """The reason as written in the CLI and the API, such as ``transport-handoff``."""
+        return self.name.lower().replace("_", "-")
+
+
+@dataclass(frozen=True)
+class LotInput:
+    """One lot to register, in the contract's units."""
+
+    building_id: bytes
+    category: bytes
+    unit: int
+    quantity: int
+    unit_mass_grams: int
+    record_hash: bytes
+
+    def as_tuple(self) -> tuple[bytes, bytes, int, int, int, bytes]:
+        """The lot as the ABI tuple ``LotInput`` of the contract."""
+        return (
+            self.building_id,
+            self.category,
+            self.unit,
+            self.quantity,
+            self.unit_mass_grams,
+            self.record_hash,
+        )
+
+
+def register_buildings(
+    registry: Contract,
+    sender: TransactionSender,
+    buildings: Sequence[tuple[bytes, bytes]],
+) -> TxReceipt:
+    """Register buildings given as ``(building_id, record_hash)`` in one transaction."""
+    ids = [building_id for building_id, _ in buildings]
+    hashes = [record_hash for _, record_hash in buildings]
+    (receipt,) = sender.transact([registry.functions.registerBuildings(ids, hashes)])
+    return receipt
+
+
+def register_lots(
+    registry: Contract,
+    sender: TransactionSender,
+    holder: str,
+    lots: Sequence[LotInput],
+    batch_size: int = DEFAULT_LOT_BATCH_SIZE,
+    on_batch_sent: Callable[[int], None] | None = None,
+) -> list[TxReceipt]:
+    """Register lots in batches of ``batch_size``, all minted to ``holder``.
+
+    Batches are sent back to back and their receipts collected at the end; lots get
+    consecutive ids in the order given. ``on_batch_sent`` receives each batch's size.
+    """
+    if batch_size < 1:
+        raise InvalidInput(f"Batch size {batch_size!r} must be at least 1.")
+    hashes = []
+    for start in range(0, len(lots), batch_size):
+        batch = [lot.as_tuple() for lot in lots[start : start + batch_size]]
+        hashes.append(sender.send(registry.functions.registerLots(holder, batch)))
+        if on_batch_sent is not None:
+            on_batch_sent(len(batch))
+    return wait_for_receipts(sender.w3, hashes)
+
+
+def transfer_custody(
+    registry: Contract,
+    sender: TransactionSender,
+    to: str,
+    lot_id: int,
+    quantity: int,
+    reason: CustodyReason,
+    reference_hash: bytes = bytes(32),
+) -> TxReceipt:
+    """Move ``quantity`` (thousandths of the lot's unit) of a lot from the sender."""
+    call = registry.functions.transferCustody(
+        sender.address, to, lot_id, quantity, int(reason), reference_hash
+    )
+    (receipt,) = sender.transact([call])
+    logger.info(
+        "Lot %d: %d moved from %s to %s (%s)",
+        lot_id,
+        quantity,
+        sender.address,
+        to,
+        reason.label,
+    )
+    return receipt
