@@ -6,6 +6,13 @@ CLI and the API can turn it into one clear line or a fixed HTTP status.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # Imported for annotations only, because ledger.importer imports this module.
+    from ledger.importer import RowError
+
 
 class LedgerError(Exception):
     """Base of every error Reclaim Ledger raises on purpose."""
@@ -41,6 +48,17 @@ class InvalidInput(LedgerError):
 
 class InventoryRejected(InvalidInput):
     """An inventory file has invalid rows; nothing of it was stored."""
+
+    def __init__(self, errors: Sequence[RowError], source: str | None = None) -> None:
+        self.errors: list[RowError] = list(errors)
+        self.source = source
+        name = source if source is not None else "The inventory"
+        noun = "error" if len(self.errors) == 1 else "errors"
+        lines = "\n".join(str(error) for error in self.errors)
+        super().__init__(
+            f"{name} was rejected with {len(self.errors)} {noun}. Fix the lines "
+            f"below and import the file again:\n{lines}"
+        )
 
 
 class NotFound(LedgerError):
