@@ -21,8 +21,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# Starts the local chain, deploys the registry, mirrors it into SQLite and prints
+# the registered totals; the chain's state stays in var/ for the next run.
 demo: setup
-	$(BIN)/reclaim demo
+	$(BIN)/reclaim chain start
+	$(BIN)/reclaim deploy
+	$(BIN)/reclaim index
+	$(BIN)/reclaim summary
+	$(BIN)/reclaim chain stop
 
 test: setup test-contracts test-python
 

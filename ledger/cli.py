@@ -1,0 +1,205 @@
+"""The ``reclaim`` command line: chain, deployment, import, custody, index and reports."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from ledger.chain import anvil
+from ledger.errors import LedgerError
+from ledger.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="Reclaim Ledger: provenance of reclaimed building materials.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+chain_app = typer.Typer(help="Start, stop and inspect the embedded local chain.")
+app.add_typer(chain_app, name="chain")
+
+console = Console()
+errors = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="Folder for chain state, deployments and the SQLite mirror."),
+]
+RpcUrl = Annotated[
+    str | None, typer.Option(help="JSON-RPC URL of an EVM node instead of local anvil.")
+]
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="SQLAlchemy URL of the mirror database.")
+]
+
+
+class _State:
+    settings: Settings
+
+
+state = _State()
+
+
+@app.callback()
+def configure(
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+    database_url: DatabaseUrl = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log details.")
+    ] = False,
+) -> None:
+    """Read the settings once; flags override RECLAIM_* variables and .env."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    state.settings = load_settings(
+        data_dir=data_dir, rpc_url=rpc_url, database_url=database_url
+    )
+
+
+def notice(message: str) -> None:
+    """Print a notice about what the command did on the user's behalf."""
+    errors.print(f"[yellow]note:[/] {message}")
+
+
+def progress_bar() -> Progress:
+    """Return a progress bar for long work."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=errors,
+        transient=False,
+    )
+
+
+# --------------------------------------------------------------------------- chain
+
+
+@chain_app.command("start")
+def chain_start() -> None:
+    """Start the local anvil chain in the background, loading its saved state."""
+    settings = state.settings
+    if not settings.uses_embedded_chain:
+        raise LedgerError(
+            f"The chain is the remote node {settings.rpc_url}; there is no local chain "
+            "to start."
+        )
+    running = anvil.read_info(settings.data_dir)
+    info = anvil.start(settings.data_dir, settings.chain_id, settings.anvil_accounts)
+    verb = "is already running" if running else "started"
+    console.print(f"Local chain {verb} at {info.rpc_url} (pid {info.pid}).")
+
+
+@chain_app.command("stop")
+def chain_stop() -> None:
+    """Stop the local chain; it saves its state for the next start."""
+    if anvil.stop(state.settings.data_dir):
+        console.print(f"Local chain stopped; state saved in {state.settings.data_dir}.")
+    else:
+        console.print("The local chain was not running.")
+
+
+@chain_app.command("status")
+def chain_status() -> None:
+    """Show whether the chain answers, its id and its newest block."""
+    from ledger.chain.connection import connect, rpc_url
+
+    url = rpc_url(state.settings)
+    w3 = connect(url)
+    console.print(
+        f"Chain {w3.eth.chain_id} at {url}: newest block {w3.eth.block_number}."
+    )
+
+
+# ---------------------------------------------------------------- contracts
+
+
+@app.command()
+def compile() -> None:
+    """Compile the contracts and rewrite the committed artifacts."""
+    from ledger.contracts.compile import compile_contracts, write_artifacts
+
+    for path in write_artifacts(compile_contracts()):
+        console.print(f"Wrote {path}")
+
+
+@app.command()
+def deploy() -> None:
+    """Deploy the registry on the chain unless it is deployed already."""
+    from ledger.context import open_ledger
+
+    ledger = open_ledger(state.settings, deploy_if_missing=True, notice=notice)
+    console.print(
+        f"Registry at {ledger.deployment.address} on chain {ledger.deployment.chain_id} "
+        f"(deployed in block {ledger.deployment.block_number})."
+    )
+
+
+# ------------------------------------------------------------------ indexer
+
+
+@app.command()
+def index(
+    follow: Annotated[
+        bool, typer.Option(help="Keep indexing new blocks until interrupted.")
+    ] = False,
+    reset: Annotated[
+        bool,
+        typer.Option(help="Delete the mirror's chain data and index from the start."),
+    ] = False,
+) -> None:
+    """Mirror the registry's events into the database, up to the chain's head."""
+    from ledger.context import open_ledger
+    from ledger.indexing import reset_mirror, run_index
+
+    ledger = open_ledger(state.settings, notice=notice)
+    if reset:
+        reset_mirror(ledger.engine)
+        notice("Deleted the mirror's chain data; indexing from the deployment block.")
+    last = run_index(ledger, progress_bar)
+    console.print(f"Indexed to block {last}.")
+    if follow:
+        console.print("Following new blocks; press Ctrl+C to stop.")
+        try:
+            ledger.indexer().follow(state.settings.poll_interval)
+        except KeyboardInterrupt:
+            console.print("Stopped following.")
+
+
+# ------------------------------------------------------------------ reports
+
+
+@app.command()
+def history(lot: Annotated[int, typer.Argument(help="Lot id.")]) -> None:
+    """Print a lot's provenance: origin building and every custody step."""
+    from ledger.context import open_engine
+    from ledger.queries import lot_history
+    from ledger.reports import print_history
+
+    print_history(console, lot_history(open_engine(state.settings), lot))
+
+
+@app.command()
+def summary() -> None:
+    """Print lots, quantities and mass by category and by building."""
+    from ledger.context import open_engine
+    from ledger.reports import print_summary
+
+    print_summary(console, open_engine(state.settings))
+
+
+def main() -> None:
+    """Run the CLI, printing known errors as one clear line."""
+    try:
+        app()
+    except LedgerError as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
