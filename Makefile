@@ -21,12 +21,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# Starts the local chain, deploys the registry, mirrors it into SQLite and prints
-# the registered totals; the chain's state stays in var/ for the next run.
+# Starts the local chain, imports the sample inventory (skipping lots registered by an
+# earlier run), mirrors it into SQLite and prints a history and the totals. The
+# chain's state stays in var/ for the next run.
 demo: setup
 	$(BIN)/reclaim chain start
-	$(BIN)/reclaim deploy
-	$(BIN)/reclaim index
+	$(BIN)/reclaim import data/wallonia/inventory.csv --buildings data/wallonia/buildings.csv
+	$(BIN)/reclaim history 1
 	$(BIN)/reclaim summary
 	$(BIN)/reclaim chain stop
 

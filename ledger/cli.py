@@ -174,6 +174,29 @@ def index(
             console.print("Stopped following.")
 
 
+# ------------------------------------------------------------------- import
+
+
+@app.command("import")
+def import_inventory(
+    csv_file: Annotated[Path, typer.Argument(help="Reuse inventory CSV file.")],
+    holder: Annotated[
+        str,
+        typer.Option(help="First custodian of the lots: an address or an actor id."),
+    ] = "ACT-001",
+    buildings: Annotated[
+        Path | None, typer.Option(help="CSV with more details of the buildings.")
+    ] = None,
+) -> None:
+    """Validate an inventory CSV and register its buildings and lots on the chain."""
+    from ledger.context import open_ledger
+    from ledger.importing import import_file
+
+    ledger = open_ledger(state.settings, deploy_if_missing=True, notice=notice)
+    result = import_file(ledger, csv_file, holder, buildings, progress_bar)
+    console.print(result.describe())
+
+
 # ------------------------------------------------------------------ reports
 
 

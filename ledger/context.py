@@ -92,9 +92,7 @@ def open_ledger(
     was_running = settings.uses_embedded_chain and anvil.read_info(settings.data_dir)
     url = rpc_url(settings, start=True)
     if settings.uses_embedded_chain and not was_running:
-        notice(
-            f"Started the local chain at {url}; stop it with 'reclaim chain stop'."
-        )
+        notice(f"Started the local chain at {url}; stop it with 'reclaim chain stop'.")
     w3 = connect(url)
     engine = open_engine(settings)
 

@@ -8,7 +8,15 @@ from rich.progress import Progress
 from sqlalchemy import Engine, delete
 
 from ledger.context import Ledger
-from ledger.db.models import Block, Building, Holding, Lot, RawEvent, SyncState, Transfer
+from ledger.db.models import (
+    Block,
+    Building,
+    Holding,
+    Lot,
+    RawEvent,
+    SyncState,
+    Transfer,
+)
 
 
 def run_index(ledger: Ledger, progress_bar: Callable[[], Progress]) -> int:

@@ -123,7 +123,9 @@ def search_lots(
     lower-case address. Lots are ordered by id.
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"Page size {limit!r} must be between 1 and {MAX_PAGE_SIZE}.")
+        raise InvalidInput(
+            f"Page size {limit!r} must be between 1 and {MAX_PAGE_SIZE}."
+        )
     if offset < 0:
         raise InvalidInput(f"Offset {offset!r} must not be negative.")
 
@@ -148,7 +150,9 @@ def search_lots(
     return int(total), lots
 
 
-def building_inventory(engine: Engine, reference: str) -> tuple[dict[str, Any], list[LotView]]:
+def building_inventory(
+    engine: Engine, reference: str
+) -> tuple[dict[str, Any], list[LotView]]:
     """Return a building's row and record, and all its lots."""
     with Session(engine) as session:
         row = session.execute(
@@ -215,7 +219,10 @@ def summary(engine: Engine) -> tuple[dict[str, SummaryLine], dict[str, SummaryLi
             )
         ).all()
     for lot, reference in rows:
-        for line in (by_category[lot.category], by_building[reference or lot.building_id]):
+        for line in (
+            by_category[lot.category],
+            by_building[reference or lot.building_id],
+        ):
             line.lots += 1
             line.quantities[lot.unit] += lot.quantity
             line.mass_milligrams += lot.quantity * lot.unit_mass_grams
@@ -256,7 +263,9 @@ def _lot_views(session: Session, query: Any) -> list[LotView]:
     records = {
         row.record_hash: json.loads(row.body)
         for row in session.execute(
-            select(Record).where(Record.record_hash.in_({lot.record_hash for lot in lots}))
+            select(Record).where(
+                Record.record_hash.in_({lot.record_hash for lot in lots})
+            )
         ).scalars()
     }
     return [

@@ -29,7 +29,9 @@ def print_history(console: Console, history: LotHistory) -> None:
         f"transaction {lot.transaction_hash}"
     )
 
-    table = Table("date (UTC)", "from", "to", "quantity", "reason", "block", "transaction")
+    table = Table(
+        "date (UTC)", "from", "to", "quantity", "reason", "block", "transaction"
+    )
     for step in history.steps:
         table.add_row(
             f"{step.timestamp:%Y-%m-%d %H:%M:%S}",

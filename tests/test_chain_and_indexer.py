@@ -33,7 +33,12 @@ BUILDING = ascii_bytes32("BLD-TEST-01")
 def _lots(count: int) -> list[LotInput]:
     return [
         LotInput(
-            BUILDING, ascii_bytes32("flooring"), 1, 1000 * (i + 1), 12_500, bytes([i + 1]) * 32
+            BUILDING,
+            ascii_bytes32("flooring"),
+            1,
+            1000 * (i + 1),
+            12_500,
+            bytes([i + 1]) * 32,
         )
         for i in range(count)
     ]
@@ -91,8 +96,12 @@ def test_unknown_lot_transfer_names_error(
     sender, deployment = deployed
     registry = registry_contract(sender.w3, deployment.address)
 
-    with pytest.raises(TransactionFailed, match=r"ReclaimRegistryUnknownLot\(lotId=7\)"):
-        transfer_custody(registry, sender, dev_account(1).address, 7, 1, CustodyReason.SALE)
+    with pytest.raises(
+        TransactionFailed, match=r"ReclaimRegistryUnknownLot\(lotId=7\)"
+    ):
+        transfer_custody(
+            registry, sender, dev_account(1).address, 7, 1, CustodyReason.SALE
+        )
 
 
 def test_chain_state_survives_restart(

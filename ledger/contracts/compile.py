@@ -24,7 +24,9 @@ SOLC_VERSION = "0.8.28"
 CONTRACTS_DIR = PROJECT_ROOT / "contracts"
 ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"
 SOLC_JS_WRAPPER = PROJECT_ROOT / "scripts" / "solc-js"
-REMAPPINGS = {"@openzeppelin/contracts/": PROJECT_ROOT / "node_modules/@openzeppelin/contracts"}
+REMAPPINGS = {
+    "@openzeppelin/contracts/": PROJECT_ROOT / "node_modules/@openzeppelin/contracts"
+}
 CONTRACT_NAMES = ("ReclaimRegistry",)
 COMPILER_SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
@@ -57,9 +59,7 @@ def solc_binary() -> Path:
 
 def collect_sources() -> dict[str, str]:
     """Return every source unit the contracts need, keyed by its import name."""
-    pending = [
-        f"contracts/{path.name}" for path in sorted(CONTRACTS_DIR.glob("*.sol"))
-    ]
+    pending = [f"contracts/{path.name}" for path in sorted(CONTRACTS_DIR.glob("*.sol"))]
     sources: dict[str, str] = {}
     while pending:
         name = pending.pop()
@@ -74,9 +74,7 @@ def collect_sources() -> dict[str, str]:
 
 def source_hash(sources: dict[str, str]) -> str:
     """Return a keccak256 digest of all source units, names and contents."""
-    digest = keccak(
-        json.dumps(sources, sort_keys=True, separators=(",", ":")).encode()
-    )
+    digest = keccak(json.dumps(sources, sort_keys=True, separators=(",", ":")).encode())
     return "0x" + digest.hex()
 
 

@@ -83,9 +83,7 @@ def deploy(sender: TransactionSender, data_dir: Path) -> Deployment:
     path = deployment_path(data_dir, deployment.chain_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(deployment), indent=2) + "\n")
-    logger.info(
-        "Deployed the registry at %s on chain %d", address, deployment.chain_id
-    )
+    logger.info("Deployed the registry at %s on chain %d", address, deployment.chain_id)
     return deployment
 
 

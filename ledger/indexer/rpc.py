@@ -52,7 +52,12 @@ class RpcClient:
         if not calls:
             return []
         requests = [
-            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
+            {
+                "jsonrpc": "2.0",
+                "id": next(self._ids),
+                "method": method,
+                "params": list(params),
+            }
             for method, params in calls
         ]
         payload: Any = requests if len(requests) > 1 else requests[0]
@@ -60,7 +65,9 @@ class RpcClient:
             response = self._client.post(self.url, json=payload)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise ChainNotRunning(f"JSON-RPC request to {self.url} failed: {exc}") from exc
+            raise ChainNotRunning(
+                f"JSON-RPC request to {self.url} failed: {exc}"
+            ) from exc
 
         body = response.json()
         answers = body if isinstance(body, list) else [body]
@@ -75,7 +82,9 @@ class RpcClient:
             error = answer.get("error")
             if error is not None:
                 raise RpcError(
-                    request["method"], int(error.get("code", 0)), str(error.get("message"))
+                    request["method"],
+                    int(error.get("code", 0)),
+                    str(error.get("message")),
                 )
             results.append(answer.get("result"))
         return results
@@ -100,10 +109,18 @@ class RpcClient:
                 )
         return headers
 
-    def get_logs(self, address: str, from_block: int, to_block: int) -> list[dict[str, Any]]:
+    def get_logs(
+        self, address: str, from_block: int, to_block: int
+    ) -> list[dict[str, Any]]:
         """Return the logs of ``address`` in blocks ``from_block`` to ``to_block``, inclusive."""
         logs: list[dict[str, Any]] = self.call(
             "eth_getLogs",
-            [{"address": address, "fromBlock": hex(from_block), "toBlock": hex(to_block)}],
+            [
+                {
+                    "address": address,
+                    "fromBlock": hex(from_block),
+                    "toBlock": hex(to_block),
+                }
+            ],
         )
         return logs

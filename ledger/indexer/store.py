@@ -192,7 +192,9 @@ def _store_derived_rows(
                 }
             )
         elif event.name == "TransferSingle":
-            _add_move(balance_changes, args["from"], args["to"], args["id"], args["value"])
+            _add_move(
+                balance_changes, args["from"], args["to"], args["id"], args["value"]
+            )
         elif event.name == "TransferBatch":
             for lot_id, value in zip(args["ids"], args["values"], strict=True):
                 _add_move(balance_changes, args["from"], args["to"], lot_id, value)
@@ -217,7 +219,11 @@ def _origin(event: DecodedEvent, headers: dict[int, dict[str, Any]]) -> dict[str
 
 
 def _add_move(
-    changes: dict[tuple[int, str], int], sender: str, receiver: str, lot_id: int, value: int
+    changes: dict[tuple[int, str], int],
+    sender: str,
+    receiver: str,
+    lot_id: int,
+    value: int,
 ) -> None:
     if sender != ZERO_ADDRESS:
         changes[(lot_id, sender)] -= value

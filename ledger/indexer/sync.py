@@ -19,7 +19,12 @@ from sqlalchemy import Engine
 from ledger.errors import IndexerError
 from ledger.indexer.decode import DecodedEvent, EventDecoder
 from ledger.indexer.rpc import RpcClient
-from ledger.indexer.store import Checkpoint, create_checkpoint, read_checkpoint, store_batch
+from ledger.indexer.store import (
+    Checkpoint,
+    create_checkpoint,
+    read_checkpoint,
+    store_batch,
+)
 
 logger = logging.getLogger(__name__)
 

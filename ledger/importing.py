@@ -1,0 +1,144 @@
+"""Import of a reuse inventory onto the chain: validate, store records, register.
+
+The whole file is validated first, so a rejected file registers nothing. Records go
+into the mirror's ``records`` table under their hash before the chain sees the hash.
+Lots whose record hash is already registered are skipped, so importing the same file
+twice registers nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import Progress
+from sqlalchemy import select
+from web3 import Web3
+
+from ledger.chain.accounts import dev_account
+from ledger.context import Ledger
+from ledger.db.models import Lot, Record
+from ledger.errors import InvalidInput
+from ledger.importer import parse_inventory
+from ledger.indexing import run_index
+from ledger.records import building_record, canonical_json, lot_record, record_hash
+from ledger.units import ascii_bytes32
+from ledger.writes import LotInput, register_buildings, register_lots
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import registered and skipped."""
+
+    buildings_registered: int
+    lots_registered: int
+    lots_skipped: int
+
+    def describe(self) -> str:
+        """One line for the user."""
+        return (
+            f"Registered {self.buildings_registered} buildings and "
+            f"{self.lots_registered} lots; {self.lots_skipped} lots were already "
+            "registered."
+        )
+
+
+def resolve_address(ledger: Ledger, who: str) -> str:
+    """Resolve an actor id (``ACT-003``, local chain only) or an address."""
+    text = who.strip()
+    if text.upper().startswith("ACT-") and text[4:].isdigit():
+        if not ledger.settings.uses_embedded_chain:
+            raise InvalidInput(
+                f"Actor id {who!r} maps to a development account only on the local "
+                "chain; give the holder's address instead."
+            )
+        return str(dev_account(int(text[4:])).address)
+    if not Web3.is_address(text):
+        raise InvalidInput(
+            f"{who!r} is neither an actor id like ACT-001 nor a valid address."
+        )
+    if text != text.lower() and not Web3.is_checksum_address(text):
+        raise InvalidInput(
+            f"Address {who!r} has an invalid checksum; check it or write it in "
+            "lower case."
+        )
+    return str(Web3.to_checksum_address(text))
+
+
+def import_file(
+    ledger: Ledger,
+    path: Path,
+    holder: str,
+    buildings_path: Path | None,
+    progress_bar: Callable[[], Progress],
+) -> ImportResult:
+    """Validate ``path`` and register its new buildings and lots, minted to ``holder``."""
+    inventory = parse_inventory(path, buildings_path)
+    holder_address = resolve_address(ledger, holder)
+    run_index(ledger, progress_bar)
+
+    building_records = {row.ref: building_record(row) for row in inventory.buildings}
+    lot_records = [(row, lot_record(row)) for row in inventory.lots]
+    with ledger.engine.begin() as connection:
+        known = set(connection.execute(select(Record.record_hash)).scalars())
+        rows = []
+        for kind, body in [("building", b) for b in building_records.values()] + [
+            ("lot", body) for _, body in lot_records
+        ]:
+            digest = "0x" + record_hash(body).hex()
+            if digest not in known:
+                known.add(digest)
+                rows.append(
+                    {
+                        "record_hash": digest,
+                        "kind": kind,
+                        "body": canonical_json(body).decode(),
+                    }
+                )
+        if rows:
+            connection.execute(Record.__table__.insert(), rows)
+        registered = set(connection.execute(select(Lot.record_hash)).scalars())
+
+    registry = ledger.registry
+    sender = ledger.sender()
+    new_buildings = []
+    for ref, body in building_records.items():
+        building_id = ascii_bytes32(ref)
+        digest = record_hash(body)
+        on_chain = bytes(registry.functions.buildingRecordHash(building_id).call())
+        if on_chain == bytes(32):
+            new_buildings.append((building_id, digest))
+        elif on_chain != digest:
+            raise InvalidInput(
+                f"Building {ref!r} is registered with another record (0x"
+                f"{on_chain.hex()}); its details in {path} differ from the "
+                "registered ones."
+            )
+    if new_buildings:
+        register_buildings(registry, sender, new_buildings)
+
+    lots = [
+        LotInput(
+            building_id=ascii_bytes32(row.building_ref),
+            category=ascii_bytes32(row.category),
+            unit=int(row.unit),
+            quantity=row.quantity,
+            unit_mass_grams=row.unit_mass_g,
+            record_hash=record_hash(body),
+        )
+        for row, body in lot_records
+        if "0x" + record_hash(body).hex() not in registered
+    ]
+    if lots:
+        with progress_bar() as progress:
+            task = progress.add_task("Registering lots", total=len(lots))
+            register_lots(
+                registry,
+                sender,
+                holder_address,
+                lots,
+                on_batch_sent=lambda size: progress.update(task, advance=size),
+            )
+    run_index(ledger, progress_bar)
+    return ImportResult(len(new_buildings), len(lots), len(lot_records) - len(lots))

@@ -1,0 +1,62 @@
+"""Inventory import onto a real anvil chain, mirrored into SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.progress import Progress
+
+from ledger.context import open_ledger
+from ledger.errors import InventoryRejected
+from ledger.importing import import_file
+from ledger.queries import search_lots, summary
+from ledger.settings import Settings
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "wallonia"
+
+
+def _quiet_progress() -> Progress:
+    return Progress(disable=True)
+
+
+def test_import_registers_once(chain: tuple[Path, str]) -> None:
+    data_dir, _ = chain
+    ledger = open_ledger(Settings(data_dir=data_dir), deploy_if_missing=True)
+
+    first = import_file(
+        ledger,
+        DATA / "inventory.csv",
+        "ACT-001",
+        DATA / "buildings.csv",
+        _quiet_progress,
+    )
+    second = import_file(
+        ledger,
+        DATA / "inventory.csv",
+        "ACT-001",
+        DATA / "buildings.csv",
+        _quiet_progress,
+    )
+
+    assert (first.buildings_registered, first.lots_registered) == (3, 74)
+    assert (second.buildings_registered, second.lots_registered) == (0, 0)
+    assert second.lots_skipped == 74
+    total, _ = search_lots(ledger.engine, limit=500)
+    assert total == 74
+    _, by_building = summary(ledger.engine)
+    assert sum(line.mass_milligrams for line in by_building.values()) == 962_738_400_000
+
+
+def test_rejected_file_registers_nothing(chain: tuple[Path, str]) -> None:
+    data_dir, _ = chain
+    ledger = open_ledger(Settings(data_dir=data_dir), deploy_if_missing=True)
+    block = ledger.w3.eth.block_number
+
+    with pytest.raises(InventoryRejected, match="line 13, column condition_grade"):
+        import_file(
+            ledger, DATA / "inventory_messy.csv", "ACT-001", None, _quiet_progress
+        )
+
+    assert ledger.w3.eth.block_number == block
+    assert ledger.registry.functions.lotCount().call() == 0
