@@ -21,15 +21,26 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# Starts the local chain, imports the sample inventory (skipping lots registered by an
-# earlier run), mirrors it into SQLite and prints a history and the totals. The
-# chain's state stays in var/ for the next run.
+# Starts the local chain, imports the sample inventory, runs a custody scenario
+# (contractor -> reclamation yard -> two buyers sharing one lot of doors), and prints
+# provenance and totals from the SQLite mirror. Lots and transfers recorded by an
+# earlier run are skipped; the chain's state stays in var/ for the next run.
+RECLAIM := $(BIN)/reclaim
+DOORS := 5
+PARQUET := 28
+
 demo: setup
-	$(BIN)/reclaim chain start
-	$(BIN)/reclaim import data/wallonia/inventory.csv --buildings data/wallonia/buildings.csv
-	$(BIN)/reclaim history 1
-	$(BIN)/reclaim summary
-	$(BIN)/reclaim chain stop
+	$(RECLAIM) chain start
+	$(RECLAIM) import data/wallonia/inventory.csv --buildings data/wallonia/buildings.csv
+	$(RECLAIM) transfer $(DOORS) --from ACT-001 --to ACT-004 --quantity 118 --reason sale --reference demo/LGE-005/invoice-1 --once
+	$(RECLAIM) transfer $(DOORS) --from ACT-004 --to ACT-008 --quantity 70 --reason sale --reference demo/LGE-005/invoice-2 --once
+	$(RECLAIM) transfer $(DOORS) --from ACT-004 --to ACT-009 --quantity 48 --reason sale --reference demo/LGE-005/invoice-3 --once
+	$(RECLAIM) transfer $(PARQUET) --from ACT-001 --to ACT-003 --quantity 380 --reason consignment --reference demo/NAM-002/consignment-1 --once
+	$(RECLAIM) transfer $(PARQUET) --from ACT-003 --to ACT-009 --quantity 120.5 --reason sale --reference demo/NAM-002/invoice-1 --once
+	$(RECLAIM) history $(DOORS)
+	$(RECLAIM) history $(PARQUET)
+	$(RECLAIM) summary
+	$(RECLAIM) chain stop
 
 test: setup test-contracts test-python
 

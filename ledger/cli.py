@@ -23,7 +23,8 @@ app = typer.Typer(
 chain_app = typer.Typer(help="Start, stop and inspect the embedded local chain.")
 app.add_typer(chain_app, name="chain")
 
-console = Console()
+# Reports keep full hashes and dates when written to a pipe or a file.
+console = Console(width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True)
 
 DataDir = Annotated[
@@ -195,6 +196,56 @@ def import_inventory(
     ledger = open_ledger(state.settings, deploy_if_missing=True, notice=notice)
     result = import_file(ledger, csv_file, holder, buildings, progress_bar)
     console.print(result.describe())
+
+
+# ------------------------------------------------------------------ custody
+
+
+@app.command()
+def transfer(
+    lot: Annotated[int, typer.Argument(help="Lot id.")],
+    to: Annotated[str, typer.Option(help="Receiver: an address or an actor id.")],
+    quantity: Annotated[
+        str, typer.Option(help="Quantity in the lot's unit, such as 84.5 or 1200.")
+    ],
+    sender: Annotated[
+        str,
+        typer.Option(
+            "--from", help="Current holder: an actor id (local chain) or 'operator'."
+        ),
+    ] = "operator",
+    reason: Annotated[
+        str,
+        typer.Option(help="sale, consignment, transport-handoff, return, unspecified."),
+    ] = "sale",
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Supporting document: a 0x hash, or text that gets hashed."),
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option(help="Skip the transfer if its reference is already recorded."),
+    ] = False,
+) -> None:
+    """Move custody of a quantity of a lot to another holder, then index it."""
+    from ledger.context import open_ledger
+    from ledger.custody import reference_recorded, transfer_lot
+    from ledger.indexing import run_index
+
+    ledger = open_ledger(state.settings, notice=notice)
+    if once:
+        if not reference:
+            raise LedgerError("--once needs --reference to recognise the transfer.")
+        run_index(ledger, progress_bar)
+        if reference_recorded(ledger, reference):
+            console.print(f"Transfer {reference!r} is already recorded; skipped.")
+            return
+    receipt = transfer_lot(ledger, lot, sender, to, quantity, reason, reference)
+    run_index(ledger, progress_bar)
+    console.print(
+        f"Transferred in block {receipt['blockNumber']}, transaction "
+        f"0x{bytes(receipt['transactionHash']).hex()}."
+    )
 
 
 # ------------------------------------------------------------------ reports

@@ -60,3 +60,25 @@ def test_rejected_file_registers_nothing(chain: tuple[Path, str]) -> None:
 
     assert ledger.w3.eth.block_number == block
     assert ledger.registry.functions.lotCount().call() == 0
+
+
+def test_lot_split_between_buyers(chain: tuple[Path, str]) -> None:
+    from ledger.custody import reference_recorded, transfer_lot
+    from ledger.indexing import run_index
+    from ledger.queries import lot_history
+
+    data_dir, _ = chain
+    ledger = open_ledger(Settings(data_dir=data_dir), deploy_if_missing=True)
+    import_file(ledger, DATA / "inventory.csv", "ACT-001", None, _quiet_progress)
+
+    transfer_lot(ledger, 5, "ACT-001", "ACT-004", "118", "sale", "invoice-1")
+    transfer_lot(ledger, 5, "ACT-004", "ACT-008", "70", "sale", "invoice-2")
+    transfer_lot(ledger, 5, "ACT-004", "ACT-009", "48", "transport-handoff", None)
+    run_index(ledger, _quiet_progress)
+
+    history = lot_history(ledger.engine, 5)
+    assert [step.quantity for step in history.steps] == [118_000, 70_000, 48_000]
+    assert sum(history.lot.holders.values()) == history.lot.quantity
+    assert len(history.lot.holders) == 2
+    assert reference_recorded(ledger, "invoice-2")
+    assert not reference_recorded(ledger, "invoice-9")
