@@ -270,6 +270,19 @@ def summary() -> None:
     print_summary(console, open_engine(state.settings))
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
+) -> None:
+    """Start the web service; the OpenAPI documentation is at /docs."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(state.settings), host=host, port=port)
+
+
 def main() -> None:
     """Run the CLI, printing known errors as one clear line."""
     try:

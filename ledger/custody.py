@@ -34,7 +34,11 @@ def signing_account(ledger: Ledger, who: str) -> LocalAccount:
     if who == "operator":
         return ledger.operator
     text = who.strip().upper()
-    if text.startswith("ACT-") and text[4:].isdigit() and ledger.settings.uses_embedded_chain:
+    if (
+        text.startswith("ACT-")
+        and text[4:].isdigit()
+        and ledger.settings.uses_embedded_chain
+    ):
         return dev_account(int(text[4:]))
     raise InvalidInput(
         f"Cannot sign for {who!r}: on the local chain use an actor id like ACT-003, "

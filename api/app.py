@@ -1,0 +1,140 @@
+"""The web service: lot histories, search, building inventories and health."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from web3 import Web3
+
+from ledger.context import open_engine
+from ledger.errors import InvalidInput, LedgerError, NotFound
+from ledger.queries import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    LotView,
+    building_inventory,
+    indexer_status,
+    lot_history,
+    search_lots,
+)
+from ledger.settings import Settings
+
+
+def _lot_json(lot: LotView) -> dict[str, Any]:
+    # uint256 values travel as decimal strings so that JSON clients keep them exact.
+    return {
+        "lot_id": str(lot.lot_id),
+        "building_id": lot.building_id,
+        "building_reference": lot.building_reference,
+        "category": lot.category,
+        "unit": lot.unit,
+        "quantity": str(lot.quantity),
+        "unit_mass_grams": str(lot.unit_mass_grams),
+        "mass_milligrams": str(lot.mass_milligrams),
+        "record_hash": lot.record_hash,
+        "record": lot.record,
+        "first_holder": Web3.to_checksum_address(lot.first_holder),
+        "registered_at": lot.registered_at.isoformat(),
+        "block_number": lot.block_number,
+        "transaction_hash": lot.transaction_hash,
+        "holders": {
+            Web3.to_checksum_address(holder): str(balance)
+            for holder, balance in lot.holders.items()
+        },
+    }
+
+
+def _holder_address(text: str) -> str:
+    if not Web3.is_address(text):
+        raise InvalidInput(f"Holder {text!r} is not an address.")
+    if text != text.lower() and text[2:] != text[2:].upper():
+        if not Web3.is_checksum_address(text):
+            raise InvalidInput(
+                f"Holder {text!r} has an invalid checksum; check it or send it in "
+                "lower case."
+            )
+    return text.lower()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the FastAPI application reading the mirror named by ``settings``."""
+    engine = open_engine(settings)
+    app = FastAPI(
+        title="Reclaim Ledger",
+        description="Provenance of reclaimed building materials.",
+        version="0.1.0",
+    )
+
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(InvalidInput)
+    async def invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(LedgerError)
+    async def ledger_error(_request: Request, exc: LedgerError) -> JSONResponse:
+        return JSONResponse(
+            status_code=503, content={"detail": f"{type(exc).__name__}: {exc}"}
+        )
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        """Service status and the indexer's last block."""
+        status = indexer_status(engine)
+        return {
+            "status": "ok",
+            "indexer": status,
+            "last_block": status["last_block"] if status else None,
+        }
+
+    @app.get("/lots/{lot_id}/history")
+    def history(lot_id: int) -> dict[str, Any]:
+        """A lot's origin and every custody step in chain order."""
+        if lot_id < 1:
+            raise HTTPException(422, f"Lot id {lot_id} must be at least 1.")
+        found = lot_history(engine, lot_id)
+        return {
+            "lot": _lot_json(found.lot),
+            "building_record": found.building_record,
+            "steps": [
+                {
+                    **asdict(step),
+                    "timestamp": step.timestamp.isoformat(),
+                    "from_address": Web3.to_checksum_address(step.from_address),
+                    "to_address": Web3.to_checksum_address(step.to_address),
+                    "quantity": str(step.quantity),
+                    "reason": step.reason.label,
+                }
+                for step in found.steps
+            ],
+        }
+
+    @app.get("/lots")
+    def lots(
+        category: str | None = None,
+        building: str | None = Query(None, description="Building reference."),
+        holder: str | None = Query(None, description="Holder address, any case."),
+        limit: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        """Lots filtered by category, building and holder, with the total count."""
+        address = _holder_address(holder) if holder else None
+        total, page = search_lots(engine, category, building, address, limit, offset)
+        return {"total": total, "lots": [_lot_json(lot) for lot in page]}
+
+    @app.get("/buildings/{reference}")
+    def building(reference: str) -> dict[str, Any]:
+        """A building's record and its inventory of lots."""
+        row, inventory = building_inventory(engine, reference)
+        return {
+            **row,
+            "registered_at": row["registered_at"].isoformat(),
+            "lots": [_lot_json(lot) for lot in inventory],
+        }
+
+    return app

@@ -1,0 +1,5 @@
+"""Run the CLI with ``python -m ledger``."""
+
+from ledger.cli import main
+
+main()
