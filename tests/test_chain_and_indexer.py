@@ -53,7 +53,7 @@ def test_artifacts_match_sources() -> None:
 
 
 def test_register_transfer_and_index(
-    deployed: tuple[TransactionSender, Deployment], tmp_path: Path
+    deployed: tuple[TransactionSender, Deployment], database_url: str
 ) -> None:
     sender, deployment = deployed
     registry = registry_contract(sender.w3, deployment.address)
@@ -65,7 +65,7 @@ def test_register_transfer_and_index(
     yard_sender = TransactionSender(sender.w3, yard)
     transfer_custody(registry, yard_sender, buyer.address, 3, 1200, CustodyReason.SALE)
 
-    engine = open_database(f"sqlite:///{tmp_path / 'mirror.sqlite3'}")
+    engine = open_database(database_url)
     indexer = Indexer(
         RpcClient(sender.w3.provider.endpoint_uri),  # type: ignore[attr-defined]
         engine,
@@ -88,6 +88,28 @@ def test_register_transfer_and_index(
     assert history.steps[0].reason is CustodyReason.SALE
     assert history.steps[0].quantity == 1200
     assert indexer.run_to_head() == last
+    engine.dispose()
+
+
+def test_uint256_extremes_round_trip(database_url: str) -> None:
+    from sqlalchemy import insert, select
+
+    from ledger.db.models import Holding
+
+    engine = open_database(database_url)
+    values = [2**63, 2**256 - 1]
+    with engine.begin() as connection:
+        for value in values:
+            connection.execute(
+                insert(Holding).values(
+                    lot_id=value, holder="0x" + "1" * 40, balance=value
+                )
+            )
+    with engine.connect() as connection:
+        rows = connection.execute(select(Holding.lot_id, Holding.balance)).all()
+    engine.dispose()
+
+    assert sorted(rows) == [(value, value) for value in values]
 
 
 def test_unknown_lot_transfer_names_error(
