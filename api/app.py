@@ -94,7 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/lots/{lot_id}/history")
     def history(lot_id: int) -> dict[str, Any]:
-        """A lot's origin and every custody step in chain order."""
+        """Return a lot's origin and every custody step in chain order."""
         if lot_id < 1:
             raise HTTPException(422, f"Lot id {lot_id} must be at least 1.")
         found = lot_history(engine, lot_id)
@@ -129,7 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/buildings/{reference}")
     def building(reference: str) -> dict[str, Any]:
-        """A building's record and its inventory of lots."""
+        """Return a building's record and its inventory of lots."""
         row, inventory = building_inventory(engine, reference)
         return {
             **row,

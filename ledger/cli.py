@@ -110,7 +110,7 @@ def chain_stop() -> None:
 
 @chain_app.command("status")
 def chain_status() -> None:
-    """Show whether the chain answers, its id and its newest block."""
+    """Print whether a node responds at the RPC URL, its chain id and newest block."""
     from ledger.chain.connection import connect, rpc_url
 
     url = rpc_url(state.settings)

@@ -1,7 +1,7 @@
 """Import of a reuse inventory onto the chain: validate, store records, register.
 
 The whole file is validated first, so a rejected file registers nothing. Records go
-into the mirror's ``records`` table under their hash before the chain sees the hash.
+into the mirror's ``records`` table under their hash before the hash is sent to the chain.
 Lots whose record hash is already registered are skipped, so importing the same file
 twice registers nothing the second time.
 """
@@ -29,14 +29,14 @@ from ledger.writes import LotInput, register_buildings, register_lots
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import registered and skipped."""
+    """Counts of the buildings and lots an import registered or skipped."""
 
     buildings_registered: int
     lots_registered: int
     lots_skipped: int
 
     def describe(self) -> str:
-        """One line for the user."""
+        """Return a one-line summary for the user."""
         return (
             f"Registered {self.buildings_registered} buildings and "
             f"{self.lots_registered} lots; {self.lots_skipped} lots were already "

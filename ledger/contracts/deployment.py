@@ -24,7 +24,7 @@ DEPLOY_GAS = 5_000_000
 
 @dataclass(frozen=True)
 class Deployment:
-    """Where the registry lives on one chain."""
+    """The registry's address and deployment transaction on one chain."""
 
     chain_id: int
     address: str

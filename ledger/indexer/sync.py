@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BatchResult:
-    """What one stored block range contained."""
+    """Summary of one stored block range."""
 
     from_block: int
     to_block: int
