@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {ERC1155Utils} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Utils.sol";
 import {IReclaimRegistry} from "./IReclaimRegistry.sol";
 
 /// @title Reclaim Ledger registry
@@ -33,6 +34,11 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
     mapping(bytes32 buildingId => bytes32 recordHash) private _buildings;
     mapping(uint256 lotId => Lot) private _lots;
     uint256 private _lotCount;
+
+    // Reason and reference of the custody move in progress; zero (Unspecified) for
+    // plain ERC-1155 transfers. Cleared before the receiver's hook runs.
+    uint8 private transient _pendingReason;
+    bytes32 private transient _pendingReference;
 
     /// @param admin Account that receives `DEFAULT_ADMIN_ROLE` and grants the other roles.
     constructor(address admin) ERC1155("") {
@@ -130,23 +136,18 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
             revert ERC1155MissingApprovalForAll(operator, from);
         }
 
+        _pendingReason = reason;
+        _pendingReference = referenceHash;
         _safeTransferFrom(from, to, lotId, quantity, "");
-
-        emit CustodyTransferred(lotId, from, to, quantity, reason, referenceHash, operator);
     }
 
     /// @notice Transfers like ERC-1155 and records the move as custody with reason
     /// `Unspecified`, so that wallets and `cast` keep the custody history complete.
     /// @dev Requirements as {transferCustody}; emits {TransferSingle}, then {CustodyTransferred}.
-    function safeTransferFrom(address from, address to, uint256 id, uint256 value, bytes memory data)
-        public
-        override
-    {
+    function safeTransferFrom(address from, address to, uint256 id, uint256 value, bytes memory data) public override {
         _checkCustodyMove(from, to, id, value);
 
         super.safeTransferFrom(from, to, id, value, data);
-
-        emit CustodyTransferred(id, from, to, value, uint8(CustodyReason.Unspecified), bytes32(0), _msgSender());
     }
 
     /// @notice Transfers several lots like ERC-1155 and records each move as custody with
@@ -167,13 +168,6 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
         }
 
         super.safeBatchTransferFrom(from, to, ids, values, data);
-
-        address operator = _msgSender();
-        for (uint256 i = 0; i < ids.length; ++i) {
-            emit CustodyTransferred(
-                ids[i], from, to, values[i], uint8(CustodyReason.Unspecified), bytes32(0), operator
-            );
-        }
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -217,6 +211,38 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
 
     function _checkLotExists(uint256 lotId) private view {
         if (lotId == 0 || lotId > _lotCount) revert ReclaimRegistryUnknownLot(lotId);
+    }
+
+    /// @dev Emits {CustodyTransferred} for every moved lot right after the balances change
+    /// and before the receiver's hook runs, so that a receiver passing a lot on at once
+    /// still produces custody events in chain order.
+    function _updateWithAcceptanceCheck(
+        address from,
+        address to,
+        uint256[] memory ids,
+        uint256[] memory values,
+        bytes memory data
+    ) internal override {
+        _update(from, to, ids, values);
+
+        address operator = _msgSender();
+        if (from != address(0) && to != address(0)) {
+            uint8 reason = _pendingReason;
+            bytes32 referenceHash = _pendingReference;
+            _pendingReason = 0;
+            _pendingReference = bytes32(0);
+            for (uint256 i = 0; i < ids.length; ++i) {
+                emit CustodyTransferred(ids[i], from, to, values[i], reason, referenceHash, operator);
+            }
+        }
+
+        if (to != address(0)) {
+            if (ids.length == 1) {
+                ERC1155Utils.checkOnERC1155Received(operator, from, to, ids[0], values[0], data);
+            } else {
+                ERC1155Utils.checkOnERC1155BatchReceived(operator, from, to, ids, values, data);
+            }
+        }
     }
 
     function _checkCustodyMove(address from, address to, uint256 lotId, uint256 quantity) private view {

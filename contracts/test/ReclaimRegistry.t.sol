@@ -30,6 +30,24 @@ contract AcceptingHolder is ERC1155Holder {}
 /// @notice Contract without the ERC-1155 receiver hooks, so it cannot take custody.
 contract NonReceiver {}
 
+/// @dev Passes every received quantity on to `next` from inside the receiver hook.
+contract ForwardingHolder is ERC1155Holder {
+    address private immutable next;
+
+    constructor(address next_) {
+        next = next_;
+    }
+
+    function onERC1155Received(address, address, uint256 id, uint256 value, bytes memory)
+        public
+        override
+        returns (bytes4)
+    {
+        ReclaimRegistry(msg.sender).transferCustody(address(this), next, id, value, 1, bytes32(0));
+        return this.onERC1155Received.selector;
+    }
+}
+
 /// @notice Unit and fuzz tests of ReclaimRegistry: registration, custody transfers,
 /// their events and every custom error.
 contract ReclaimRegistryTest {
@@ -450,6 +468,43 @@ contract ReclaimRegistryTest {
                 operator: CONTRACTOR
             })
         );
+    }
+
+    function testForwardingReceiverKeepsCustodyOrder() public {
+        uint256 lotId = _registerLot(CONTRACTOR, 10_000);
+        ForwardingHolder forwarder = new ForwardingHolder(DEALER);
+
+        VM.recordLogs();
+        VM.prank(CONTRACTOR);
+        registry.transferCustody(CONTRACTOR, address(forwarder), lotId, 4_000, 1, INVOICE_HASH);
+        Vm.Log[] memory logs = VM.getRecordedLogs();
+
+        _assertEq(logs.length, 4, "log count");
+        _assertCustodyLog(
+            logs[1],
+            ExpectedCustody({
+                lotId: lotId,
+                from: CONTRACTOR,
+                to: address(forwarder),
+                quantity: 4_000,
+                reason: 1,
+                referenceHash: INVOICE_HASH,
+                operator: CONTRACTOR
+            })
+        );
+        _assertCustodyLog(
+            logs[3],
+            ExpectedCustody({
+                lotId: lotId,
+                from: address(forwarder),
+                to: DEALER,
+                quantity: 4_000,
+                reason: 1,
+                referenceHash: bytes32(0),
+                operator: address(forwarder)
+            })
+        );
+        _assertEq(registry.balanceOf(DEALER, lotId), 4_000, "balance of final holder");
     }
 
     function testTransferCustodyAcceptsEveryReason() public {
