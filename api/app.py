@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from web3 import Web3
 
+from ledger.chain.accounts import parse_address
 from ledger.context import open_engine
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.queries import (
@@ -45,18 +46,6 @@ def _lot_json(lot: LotView) -> dict[str, Any]:
             for holder, balance in lot.holders.items()
         },
     }
-
-
-def _holder_address(text: str) -> str:
-    if not Web3.is_address(text):
-        raise InvalidInput(f"Holder {text!r} is not an address.")
-    if text != text.lower() and text[2:] != text[2:].upper():
-        if not Web3.is_checksum_address(text):
-            raise InvalidInput(
-                f"Holder {text!r} has an invalid checksum; check it or send it in "
-                "lower case."
-            )
-    return text.lower()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -123,7 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
         offset: int = Query(0, ge=0),
     ) -> dict[str, Any]:
         """Lots filtered by category, building and holder, with the total count."""
-        address = _holder_address(holder) if holder else None
+        address = parse_address(holder).lower() if holder else None
         total, page = search_lots(engine, category, building, address, limit, offset)
         return {"total": total, "lots": [_lot_json(lot) for lot in page]}
 

@@ -29,11 +29,11 @@ def reference_hash(reference: str | None) -> bytes:
     return keccak(text=text)
 
 
-def signing_account(ledger: Ledger, who: str) -> LocalAccount:
-    """Return the account that signs for ``who``: 'operator' or an actor id."""
-    if who == "operator":
+def signing_account(ledger: Ledger, account_text: str) -> LocalAccount:
+    """Return the account that signs for ``account_text``: 'operator' or an actor id."""
+    if account_text == "operator":
         return ledger.operator
-    text = who.strip().upper()
+    text = account_text.strip().upper()
     if (
         text.startswith("ACT-")
         and text[4:].isdigit()
@@ -41,7 +41,7 @@ def signing_account(ledger: Ledger, who: str) -> LocalAccount:
     ):
         return dev_account(int(text[4:]))
     raise InvalidInput(
-        f"Cannot sign for {who!r}: on the local chain use an actor id like ACT-003, "
+        f"Cannot sign for {account_text!r}: on the local chain use an actor id like ACT-003, "
         "elsewhere 'operator' with RECLAIM_PRIVATE_KEY set."
     )
 

@@ -31,7 +31,7 @@ class ChainError(LedgerError):
 
 
 class ChainNotRunning(ChainError):
-    """No node answers at the configured RPC URL."""
+    """No node responds at the configured RPC URL."""
 
 
 class TransactionFailed(ChainError):

@@ -14,9 +14,8 @@ from pathlib import Path
 
 from rich.progress import Progress
 from sqlalchemy import select
-from web3 import Web3
 
-from ledger.chain.accounts import dev_account
+from ledger.chain.accounts import dev_account, parse_address
 from ledger.context import Ledger
 from ledger.db.models import Lot, Record
 from ledger.errors import InvalidInput
@@ -44,26 +43,17 @@ class ImportResult:
         )
 
 
-def resolve_address(ledger: Ledger, who: str) -> str:
+def resolve_address(ledger: Ledger, account_text: str) -> str:
     """Resolve an actor id (``ACT-003``, local chain only) or an address."""
-    text = who.strip()
+    text = account_text.strip()
     if text.upper().startswith("ACT-") and text[4:].isdigit():
         if not ledger.settings.uses_embedded_chain:
             raise InvalidInput(
-                f"Actor id {who!r} maps to a development account only on the local "
+                f"Actor id {account_text!r} maps to a development account only on the local "
                 "chain; give the holder's address instead."
             )
         return str(dev_account(int(text[4:])).address)
-    if not Web3.is_address(text):
-        raise InvalidInput(
-            f"{who!r} is neither an actor id like ACT-001 nor a valid address."
-        )
-    if text != text.lower() and not Web3.is_checksum_address(text):
-        raise InvalidInput(
-            f"Address {who!r} has an invalid checksum; check it or write it in "
-            "lower case."
-        )
-    return str(Web3.to_checksum_address(text))
+    return parse_address(text)
 
 
 def import_file(

@@ -23,7 +23,7 @@ DEFAULT_LOT_BATCH_SIZE = 50
 
 
 class CustodyReason(enum.IntEnum):
-    """Why custody moved; the values are the contract's ``CustodyReason``."""
+    """Reason for a custody move, with the values of the contract's ``CustodyReason``."""
 
     UNSPECIFIED = 0
     SALE = 1
@@ -61,7 +61,7 @@ class LotInput:
     record_hash: bytes
 
     def as_tuple(self) -> tuple[bytes, bytes, int, int, int, bytes]:
-        """The lot as the ABI tuple ``LotInput`` of the contract."""
+        """Return the lot as the contract's ABI tuple ``LotInput``."""
         return (
             self.building_id,
             self.category,

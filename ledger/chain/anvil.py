@@ -157,7 +157,7 @@ def _wait_until_ready(info: AnvilInfo, process: subprocess.Popen[bytes]) -> None
 
     process.terminate()
     raise ChainNotRunning(
-        f"anvil did not answer at {info.rpc_url} within {START_TIMEOUT:.0f} s."
+        f"anvil did not respond at {info.rpc_url} within {START_TIMEOUT:.0f} s; see anvil.log in the data folder."
     )
 
 

@@ -34,13 +34,13 @@ def rpc_url(settings: Settings, start: bool = False) -> str:
 
 
 def connect(url: str) -> Web3:
-    """Connect to ``url`` and check that a node answers there."""
+    """Connect to ``url`` and check that a node responds there."""
     w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": RPC_TIMEOUT}))
     try:
         chain_id = w3.eth.chain_id
     except Exception as exc:  # the provider raises many transport error types
         raise ChainNotRunning(
-            f"No Ethereum node answers at {url} ({exc}); check the URL or start the "
+            f"No Ethereum node responds at {url} ({exc}); check the URL or start the "
             "local chain with 'reclaim chain start'."
         ) from exc
     logger.debug("Connected to chain %d at %s", chain_id, url)

@@ -2,7 +2,7 @@
 
 Transactions are signed locally with eth-account and sent as raw transactions. A
 sender keeps its own nonce counter, so many transactions go out back to back without
-waiting for each receipt; receipts are collected afterwards in one pass.
+waiting for each receipt. The receipts are collected afterwards in one pass.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ class RpcClient:
             answer = by_id.get(request["id"])
             if answer is None:
                 raise ChainError(
-                    f"The node at {self.url} sent no answer to {request['method']}."
+                    f"The node at {self.url} returned no response to {request['method']}."
                 )
             error = answer.get("error")
             if error is not None:
