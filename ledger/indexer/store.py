@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,55 +142,64 @@ def _store_raw_events(connection: Connection, events: Sequence[DecodedEvent]) ->
         connection.execute(insert(RawEvent), rows)
 
 
+def _building_row(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "building_id": args["buildingId"],
+        "reference": ascii_text(args["buildingId"]),
+        "record_hash": args["recordHash"],
+    }
+
+
+def _lot_row(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "lot_id": args["lotId"],
+        "building_id": args["buildingId"],
+        "first_holder": args["holder"],
+        "category": ascii_text(args["category"]) or args["category"],
+        "unit": args["unit"],
+        "quantity": args["quantity"],
+        "unit_mass_grams": args["unitMassGrams"],
+        "record_hash": args["recordHash"],
+    }
+
+
+def _transfer_row(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "lot_id": args["lotId"],
+        "from_address": args["from"],
+        "to_address": args["to"],
+        "quantity": args["quantity"],
+        "reason": args["reason"],
+        "reference_hash": args["referenceHash"],
+        "operator": args["operator"],
+    }
+
+
+# Each event that maps to one row: its table and the function building the row from
+# the event's arguments. Every such table carries the row's origin (block number and
+# hash, transaction hash, log index, timestamp), and is append-only, so a reorg
+# rollback deletes the rows above a block and nothing else. Holdings are the one
+# aggregate; they follow the ERC-1155 transfer events.
+ROW_EVENTS: dict[str, tuple[type[Any], Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "BuildingRegistered": (Building, _building_row),
+    "LotRegistered": (Lot, _lot_row),
+    "CustodyTransferred": (Transfer, _transfer_row),
+}
+
+
 def _store_derived_rows(
     connection: Connection,
     events: Sequence[DecodedEvent],
     headers: dict[int, dict[str, Any]],
 ) -> None:
-    buildings: list[dict[str, Any]] = []
-    lots: list[dict[str, Any]] = []
-    transfers: list[dict[str, Any]] = []
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     balance_changes: dict[tuple[int, str], int] = defaultdict(int)
 
     for event in events:
         args = event.args
-        origin = _origin(event, headers)
-        if event.name == "BuildingRegistered":
-            buildings.append(
-                {
-                    "building_id": args["buildingId"],
-                    "reference": ascii_text(args["buildingId"]),
-                    "record_hash": args["recordHash"],
-                    **origin,
-                }
-            )
-        elif event.name == "LotRegistered":
-            lots.append(
-                {
-                    "lot_id": args["lotId"],
-                    "building_id": args["buildingId"],
-                    "first_holder": args["holder"],
-                    "category": ascii_text(args["category"]) or args["category"],
-                    "unit": args["unit"],
-                    "quantity": args["quantity"],
-                    "unit_mass_grams": args["unitMassGrams"],
-                    "record_hash": args["recordHash"],
-                    **origin,
-                }
-            )
-        elif event.name == "CustodyTransferred":
-            transfers.append(
-                {
-                    "lot_id": args["lotId"],
-                    "from_address": args["from"],
-                    "to_address": args["to"],
-                    "quantity": args["quantity"],
-                    "reason": args["reason"],
-                    "reference_hash": args["referenceHash"],
-                    "operator": args["operator"],
-                    **origin,
-                }
-            )
+        if event.name in ROW_EVENTS:
+            _, build_row = ROW_EVENTS[event.name]
+            rows[event.name].append({**build_row(args), **_origin(event, headers)})
         elif event.name == "TransferSingle":
             _add_move(
                 balance_changes, args["from"], args["to"], args["id"], args["value"]
@@ -199,12 +208,10 @@ def _store_derived_rows(
             for lot_id, value in zip(args["ids"], args["values"], strict=True):
                 _add_move(balance_changes, args["from"], args["to"], lot_id, value)
 
-    if buildings:
-        connection.execute(insert(Building), buildings)
-    if lots:
-        connection.execute(insert(Lot), lots)
-    if transfers:
-        connection.execute(insert(Transfer), transfers)
+    # Insert in the order of ROW_EVENTS so that rows referencing others come later.
+    for name, (model, _) in ROW_EVENTS.items():
+        if rows[name]:
+            connection.execute(insert(model), rows[name])
     _apply_balance_changes(connection, balance_changes)
 
 
