@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse
 from web3 import Web3
 
 from ledger.chain.accounts import parse_address
+from ledger.chain.connection import rpc_url
 from ledger.context import open_engine
 from ledger.errors import InvalidInput, LedgerError, NotFound
+from ledger.indexer.rpc import RpcClient
 from ledger.queries import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -22,6 +24,7 @@ from ledger.queries import (
     search_lots,
 )
 from ledger.settings import Settings
+from ledger.verify import verify_mirror
 
 
 def _lot_json(lot: LotView) -> dict[str, Any]:
@@ -115,6 +118,19 @@ def create_app(settings: Settings) -> FastAPI:
         address = parse_address(holder).lower() if holder else None
         total, page = search_lots(engine, category, building, address, limit, offset)
         return {"total": total, "lots": [_lot_json(lot) for lot in page]}
+
+    @app.get("/verify")
+    def verify() -> dict[str, Any]:
+        """Compare the mirror with the live chain at the mirror's checkpoint block.
+
+        Lists every difference in lot records, balances and event counts per block
+        range; ``ok`` is true when there is none.
+        """
+        node = RpcClient(rpc_url(settings), retry_seconds=settings.rpc_retry_seconds)
+        try:
+            return verify_mirror(engine, node, log_range=settings.log_range).as_json()
+        finally:
+            node.close()
 
     @app.get("/buildings/{reference}")
     def building(reference: str) -> dict[str, Any]:

@@ -175,6 +175,94 @@ def index(
             console.print("Stopped following.")
 
 
+@app.command()
+def verify() -> None:
+    """Compare the mirror with the live chain; print each difference, exit 1 on any.
+
+    Checks every lot's record, every known holder's balance and the number of events in
+    each block range, all at the mirror's checkpoint block.
+    """
+    from ledger.context import open_ledger
+    from ledger.indexer.rpc import RpcClient
+    from ledger.verify import verify_mirror
+
+    ledger = open_ledger(state.settings, notice=notice)
+    with errors.status("Verifying the mirror against the chain") as status:
+        report = verify_mirror(
+            ledger.engine,
+            RpcClient(ledger.url, retry_seconds=state.settings.rpc_retry_seconds),
+            ledger.deployment.address,
+            state.settings.log_range,
+            progress=lambda step: status.update(f"Verifying {step}"),
+        )
+    for difference in report.differences:
+        console.print(f"[red]differs:[/] {difference}")
+    summary_line = (
+        f"at block {report.block_number}: {report.lots} lots, {report.buildings} "
+        f"buildings, {report.balances} balances, {report.events} events in "
+        f"{report.ranges} block ranges"
+    )
+    if not report.ok:
+        console.print(
+            f"[red]The mirror differs from the chain in {len(report.differences)} "
+            f"place(s)[/] {summary_line}. Rebuild it with 'reclaim reindex --replace'."
+        )
+        raise typer.Exit(1)
+    console.print(f"The mirror equals the chain {summary_line}.")
+
+
+@app.command()
+def digest() -> None:
+    """Print a digest of the mirror's content; equal mirrors print the same line."""
+    from ledger.context import open_engine
+    from ledger.indexer.digest import mirror_digest
+
+    console.print(mirror_digest(open_engine(state.settings)).line())
+
+
+@app.command()
+def reindex(
+    into: Annotated[
+        str | None,
+        typer.Option(
+            help="Empty database to build the new mirror in (SQLAlchemy URL); by "
+            "default a new SQLite file in the data folder."
+        ),
+    ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            help="Delete the current mirror's chain data and rebuild it in place."
+        ),
+    ] = False,
+) -> None:
+    """Rebuild the mirror from the deployment block and compare digests."""
+    from ledger.context import open_ledger
+    from ledger.indexer.digest import mirror_digest
+    from ledger.indexing import rebuild_mirror, reset_mirror, run_index
+
+    ledger = open_ledger(state.settings, notice=notice)
+    if replace:
+        reset_mirror(ledger.engine)
+        run_index(ledger, progress_bar)
+        console.print(f"Rebuilt the mirror: {mirror_digest(ledger.engine).line()}")
+        return
+    rebuilt = rebuild_mirror(ledger, progress_bar, into)
+    console.print(f"New mirror in {rebuilt.database_url}")
+    console.print(f"  new:     {rebuilt.digest.line()}")
+    if rebuilt.current is None:
+        return
+    console.print(f"  current: {rebuilt.current.line()}")
+    if rebuilt.current.sha256 == rebuilt.digest.sha256:
+        console.print("The current mirror equals a clean index of the chain.")
+    else:
+        console.print(
+            "[red]The current mirror differs from a clean index;[/] run 'reclaim "
+            "verify' to see where, and 'reclaim reindex --replace' to rebuild it."
+        )
+        raise typer.Exit(1)
+
+
 # ------------------------------------------------------------------- import
 
 

@@ -71,14 +71,14 @@ class Ledger:
             self.notice(DEV_KEYS_NOTICE)
         return operator_account(self.settings)
 
-    def indexer(self) -> Indexer:
-        """Return an indexer from the chain into the mirror."""
+    def indexer(self, engine: Engine | None = None) -> Indexer:
+        """Return an indexer from the chain into the mirror (or into ``engine``)."""
         return Indexer(
-            RpcClient(self.url),
-            self.engine,
+            RpcClient(self.url, retry_seconds=self.settings.rpc_retry_seconds),
+            engine if engine is not None else self.engine,
             IndexTarget(self.deployment.address, self.deployment.block_number),
             load_artifact()["abi"],
-            confirmations=self.settings.confirmations,
+            finality_depth=self.settings.confirmations,
             log_range=self.settings.log_range,
         )
 

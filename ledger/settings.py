@@ -50,7 +50,17 @@ class Settings(BaseSettings):
         description="Signing key for a remote chain; the local chain uses dev keys.",
     )
     confirmations: int = Field(
-        0, ge=0, description="Blocks behind the head that the indexer treats as final."
+        0,
+        ge=0,
+        description=(
+            "Finality depth: blocks below the head that can still be replaced. The "
+            "indexer rolls back reorganisations up to this depth and stops on deeper ones."
+        ),
+    )
+    rpc_retry_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long the indexer retries a failing node before it gives up.",
     )
     log_range: int = Field(
         DEFAULT_LOG_RANGE, ge=1, description="Blocks per eth_getLogs request."

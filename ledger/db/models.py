@@ -53,7 +53,12 @@ class SyncState(Base):
 
 
 class Block(Base):
-    """A block that contains at least one of the registry's events."""
+    """A block header the mirror keeps.
+
+    Every block with one of the registry's events stays. Blocks within the finality
+    depth of the head are kept too, for the reorganisation check, and dropped once
+    final.
+    """
 
     __tablename__ = "blocks"
 

@@ -33,6 +33,8 @@ class DecodedEvent:
     log_index: int
     topics: tuple[str, ...]
     data: str
+    address: str | None = None
+    removed: bool = False
 
     @property
     def position(self) -> tuple[int, int]:
@@ -97,6 +99,8 @@ class EventDecoder:
             log_index=int(log["logIndex"], 16),
             topics=topics,
             data=str(log["data"]).lower(),
+            address=str(log["address"]).lower() if log.get("address") else None,
+            removed=bool(log.get("removed", False)),
         )
 
 

@@ -1,9 +1,11 @@
 """Persistence of decoded events: rows and checkpoint in one database transaction.
 
 Invariant: ``sync_state.last_block`` is the last block whose events are all stored. A
-batch's rows and the checkpoint move together in one transaction, and the checkpoint
-only moves forward, so a crash at any point leaves the mirror at a batch boundary and a
-restart resumes without gaps or duplicates.
+batch's rows and the checkpoint move together in one transaction, so a crash at any
+point leaves the mirror at a batch boundary and a restart resumes without gaps or
+duplicates. The checkpoint moves forward only, except in :func:`roll_back`, which
+removes a reorganised chain's rows and moves it back to the common ancestor in one
+transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from ledger.db.models import (
     Block,
@@ -26,7 +28,7 @@ from ledger.db.models import (
     Transfer,
 )
 from ledger.errors import IndexerError
-from ledger.indexer.decode import DecodedEvent
+from ledger.indexer.decode import DecodedEvent, EventDecoder
 
 ZERO_ADDRESS = "0x" + "00" * 20
 SYNC_STATE_ID = 1
@@ -44,14 +46,19 @@ class Checkpoint:
     last_block_hash: str | None
 
 
-def read_checkpoint(connection: Connection) -> Checkpoint | None:
-    """Return the stored checkpoint, or None for an empty mirror."""
+def read_checkpoint(
+    connection: Connection, for_update: bool = False
+) -> Checkpoint | None:
+    """Return the stored checkpoint, or None for an empty mirror.
+
+    ``for_update`` locks the row until the transaction ends (on PostgreSQL; SQLite
+    locks the whole database on the first write).
+    """
     table = SyncState.__table__
-    row = (
-        connection.execute(select(table).where(table.c.id == SYNC_STATE_ID))
-        .mappings()
-        .first()
-    )
+    query = select(table).where(table.c.id == SYNC_STATE_ID)
+    if for_update:
+        query = query.with_for_update()
+    row = connection.execute(query).mappings().first()
     if row is None:
         return None
     return Checkpoint(
@@ -85,15 +92,26 @@ def store_batch(
     headers: dict[int, dict[str, Any]],
     to_block: int,
     to_block_hash: str,
+    expected_last_block: int | None = None,
+    prune_below: int | None = None,
 ) -> None:
     """Store the events of a block range and move the checkpoint to ``to_block``.
 
-    ``headers`` holds the header of every block that has an event. The caller runs this
-    inside one transaction.
+    ``headers`` holds the header of every block that has an event, and of the recent
+    blocks whose hashes the reorganisation check needs. ``expected_last_block`` guards
+    against another indexer having moved the checkpoint since it was read. Block rows
+    without events below ``prune_below`` are deleted, since those blocks are final.
+    The caller runs this inside one transaction.
     """
-    checkpoint = read_checkpoint(connection)
+    checkpoint = read_checkpoint(connection, for_update=True)
     if checkpoint is None:
         raise IndexerError("The mirror has no checkpoint; it was not initialised.")
+    if expected_last_block is not None and checkpoint.last_block != expected_last_block:
+        raise IndexerError(
+            f"The checkpoint moved from block {expected_last_block} to "
+            f"{checkpoint.last_block} while this batch was read: another indexer writes "
+            "to this database. Run one indexer per database."
+        )
     if to_block <= checkpoint.last_block:
         raise IndexerError(
             f"Refusing to move the checkpoint back from block {checkpoint.last_block} "
@@ -103,12 +121,74 @@ def store_batch(
     _store_blocks(connection, headers)
     _store_raw_events(connection, events)
     _store_derived_rows(connection, events, headers)
+    if prune_below is not None:
+        _prune_blocks(connection, prune_below)
 
     connection.execute(
         update(SyncState)
         .where(SyncState.id == SYNC_STATE_ID)
         .values(last_block=to_block, last_block_hash=to_block_hash)
     )
+
+
+def recent_block_hashes(connection: Connection, lowest: int) -> list[tuple[int, str]]:
+    """Return (number, hash) of the stored blocks from ``lowest`` up, newest first."""
+    rows = connection.execute(
+        select(Block.number, Block.hash)
+        .where(Block.number >= lowest)
+        .order_by(Block.number.desc())
+    ).all()
+    return [(number, block_hash) for number, block_hash in rows]
+
+
+def roll_back(
+    connection: Connection, decoder: EventDecoder, ancestor: int, ancestor_hash: str
+) -> int:
+    """Delete everything above block ``ancestor`` and move the checkpoint back to it.
+
+    Holdings are restored by undoing the ERC-1155 transfer events above the ancestor;
+    every other derived table is append-only, so deleting its rows above the ancestor
+    restores it. Returns the number of events removed.
+    """
+    table = RawEvent.__table__
+    removed = (
+        connection.execute(
+            select(table)
+            .where(table.c.block_number > ancestor)
+            .order_by(table.c.block_number, table.c.log_index)
+        )
+        .mappings()
+        .all()
+    )
+    changes: dict[tuple[int, str], int] = defaultdict(int)
+    for row in removed:
+        if row["event_name"] not in ("TransferSingle", "TransferBatch"):
+            continue
+        event = decoder.decode(
+            {
+                "topics": json.loads(row["topics"]),
+                "data": row["data"],
+                "blockNumber": hex(row["block_number"]),
+                "blockHash": row["block_hash"],
+                "transactionHash": row["transaction_hash"],
+                "logIndex": hex(row["log_index"]),
+            }
+        )
+        # Undo the move: the receiver gives the quantity back to the sender.
+        for lot_id, value in _moved(event):
+            _add_move(changes, event.args["to"], event.args["from"], lot_id, value)
+    _apply_balance_changes(connection, changes)
+
+    for model, _ in reversed(list(ROW_EVENTS.values())):
+        connection.execute(delete(model).where(model.block_number > ancestor))
+    connection.execute(delete(RawEvent).where(RawEvent.block_number > ancestor))
+    connection.execute(delete(Block).where(Block.number > ancestor))
+    connection.execute(
+        update(SyncState)
+        .where(SyncState.id == SYNC_STATE_ID)
+        .values(last_block=ancestor, last_block_hash=ancestor_hash)
+    )
+    return len(removed)
 
 
 def _store_blocks(connection: Connection, headers: dict[int, dict[str, Any]]) -> None:
@@ -123,6 +203,13 @@ def _store_blocks(connection: Connection, headers: dict[int, dict[str, Any]]) ->
     ]
     if rows:
         connection.execute(insert(Block), rows)
+
+
+def _prune_blocks(connection: Connection, below: int) -> None:
+    with_events = select(RawEvent.block_number).where(RawEvent.block_number < below)
+    connection.execute(
+        delete(Block).where(Block.number < below, Block.number.not_in(with_events))
+    )
 
 
 def _store_raw_events(connection: Connection, events: Sequence[DecodedEvent]) -> None:
@@ -200,13 +287,8 @@ def _store_derived_rows(
         if event.name in ROW_EVENTS:
             _, build_row = ROW_EVENTS[event.name]
             rows[event.name].append({**build_row(args), **_origin(event, headers)})
-        elif event.name == "TransferSingle":
-            _add_move(
-                balance_changes, args["from"], args["to"], args["id"], args["value"]
-            )
-        elif event.name == "TransferBatch":
-            for lot_id, value in zip(args["ids"], args["values"], strict=True):
-                _add_move(balance_changes, args["from"], args["to"], lot_id, value)
+        for lot_id, value in _moved(event):
+            _add_move(balance_changes, args["from"], args["to"], lot_id, value)
 
     # Insert in the order of ROW_EVENTS so that rows referencing others come later.
     for name, (model, _) in ROW_EVENTS.items():
@@ -223,6 +305,15 @@ def _origin(event: DecodedEvent, headers: dict[int, dict[str, Any]]) -> dict[str
         "log_index": event.log_index,
         "timestamp": int(headers[event.block_number]["timestamp"], 16),
     }
+
+
+def _moved(event: DecodedEvent) -> list[tuple[int, int]]:
+    """Return the (token id, value) pairs an ERC-1155 transfer event moves."""
+    if event.name == "TransferSingle":
+        return [(event.args["id"], event.args["value"])]
+    if event.name == "TransferBatch":
+        return list(zip(event.args["ids"], event.args["values"], strict=True))
+    return []
 
 
 def _add_move(

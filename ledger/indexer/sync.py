@@ -1,32 +1,77 @@
 """The sync loop: decides which blocks to read next and drives the lower layers.
 
 At start the indexer checks that the database mirrors this chain and this contract
-(chain id, genesis hash, contract address) and that the checkpoint block still has the
-hash it had when stored. It then reads ``eth_getLogs`` in block ranges up to the head
-minus the configured confirmations, storing each range with its checkpoint.
+(chain id, genesis hash, contract address, code at that address) and that the node
+still has the checkpoint block. It then reads ``eth_getLogs`` in block ranges up to the
+head, storing each range with its checkpoint in one transaction.
+
+Reorganisations: the mirror keeps the hashes of the blocks within ``finality_depth`` of
+the head. Before a range is stored, the parent hash of its first block must equal the
+stored checkpoint hash. On a mismatch the indexer finds the newest stored block that the
+node still has (the common ancestor), deletes everything above it and reads on from
+there. A reorganisation deeper than ``finality_depth`` stops the indexer with
+:class:`ReorgTooDeep` and changes nothing.
+
+Ranges adapt to the node: a refused range is cut down (to the size the node proposes,
+or in half) down to one block, and grows again after successes.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
-from ledger.errors import IndexerError
-from ledger.indexer.decode import DecodedEvent, EventDecoder
-from ledger.indexer.rpc import RpcClient
+from ledger.errors import ChainError, IndexerError
+from ledger.indexer.decode import DecodedEvent, EventDecoder, UndecodableLog
+from ledger.indexer.rpc import LogRangeTooLarge, MissingBlocks, RpcClient
 from ledger.indexer.store import (
     Checkpoint,
     create_checkpoint,
     read_checkpoint,
+    recent_block_hashes,
+    roll_back,
     store_batch,
 )
 
 logger = logging.getLogger(__name__)
+
+# Successful ranges in a row after which a shrunk range doubles again.
+GROW_AFTER_SUCCESSES = 3
+# Attempts at a range whose answers disagree with each other before giving up.
+INCONSISTENT_ATTEMPTS = 5
+
+
+class ReorgTooDeep(IndexerError):
+    """The chain reorganised below the finality depth; the mirror was left unchanged."""
+
+
+class ChainMismatch(IndexerError):
+    """The database mirrors a different chain or contract than the node serves."""
+
+
+class InconsistentAnswer(IndexerError):
+    """The node's answers to one range contradict each other."""
+
+
+class UndecodableLogs(IndexerError):
+    """Logs of the registry's address that the ABI cannot decode; nothing was stored."""
+
+    def __init__(
+        self, failures: Sequence[UndecodableLog], from_block: int, to_block: int
+    ):
+        self.count = len(failures)
+        first = failures[0]
+        super().__init__(
+            f"{self.count} log(s) of the registry in blocks {from_block}-{to_block} do "
+            f"not decode with the indexer's ABI, so nothing of that range was stored. "
+            f"First: {first} Check that the mirror follows the deployed contract "
+            "version; after a redeployment, rebuild with 'reclaim reindex'."
+        )
 
 
 @dataclass(frozen=True)
@@ -47,6 +92,18 @@ class IndexTarget:
     start_block: int
 
 
+@dataclass
+class IndexerStats:
+    """Counters of one indexer's life, for logs and tests."""
+
+    batches: int = 0
+    events: int = 0
+    reorgs: int = 0
+    rolled_back_blocks: int = 0
+    range_shrinks: int = 0
+    inconsistent_answers: int = 0
+
+
 class Indexer:
     """Mirrors the registry's events from a node into a database."""
 
@@ -56,23 +113,36 @@ class Indexer:
         engine: Engine,
         target: IndexTarget,
         abi: list[dict[str, Any]],
-        confirmations: int = 0,
+        finality_depth: int = 0,
         log_range: int = 2_000,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.rpc = rpc
         self.engine = engine
         self.target = target
         self.decoder = EventDecoder(abi)
-        self.confirmations = confirmations
-        self.log_range = log_range
+        self.finality_depth = finality_depth
+        self.max_range = log_range
+        self.range = log_range
+        self.stats = IndexerStats()
+        self._successes = 0
+        self._sleep = sleep
         self.chain_id = rpc.chain_id()
         self.genesis_hash = str(rpc.headers([0])[0]["hash"]).lower()
 
+    # ----------------------------------------------------------------- start-up
+
     def prepare(self) -> Checkpoint:
-        """Check the database against the chain, creating the checkpoint if new."""
+        """Check the database against the chain, creating the checkpoint if new.
+
+        Raises :class:`ChainMismatch` for another chain or contract, and
+        :class:`ReorgTooDeep` when the checkpoint block was replaced deeper than the
+        finality depth. A shallower replacement is rolled back here.
+        """
         with self.engine.begin() as connection:
             checkpoint = read_checkpoint(connection)
             if checkpoint is None:
+                self._check_contract_code()
                 checkpoint = Checkpoint(
                     chain_id=self.chain_id,
                     genesis_hash=self.genesis_hash,
@@ -85,26 +155,91 @@ class Indexer:
                 return checkpoint
 
         self._check_identity(checkpoint)
+        if checkpoint.last_block_hash is None:
+            return checkpoint
+        head = self.rpc.block_number()
+        current = None
+        if checkpoint.last_block <= head:
+            (current,) = self.rpc.headers_or_none([checkpoint.last_block])
+            if current is None:
+                raise MissingBlocks(self.rpc.url, [checkpoint.last_block])
+        if current is None or _hash(current) != checkpoint.last_block_hash:
+            return self._reorganise(checkpoint)
         return checkpoint
 
+    def _check_identity(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.chain_id != self.chain_id:
+            raise ChainMismatch(
+                f"The database mirrors chain {checkpoint.chain_id}, but the node is on "
+                f"chain {self.chain_id}. Use the database of that chain, or rebuild "
+                "this one for the node with 'reclaim reindex --replace'."
+            )
+        if checkpoint.genesis_hash != self.genesis_hash:
+            raise ChainMismatch(
+                f"The database mirrors a chain with genesis {checkpoint.genesis_hash}, "
+                f"but the node's genesis is {self.genesis_hash}: this is another chain "
+                "(a local chain restarted without its state, for example). Nothing was "
+                "changed. Restore the chain's state, or rebuild the mirror with "
+                "'reclaim reindex --replace'."
+            )
+        if checkpoint.contract_address != self.target.address.lower():
+            raise ChainMismatch(
+                f"The database mirrors the registry at {checkpoint.contract_address}, "
+                f"not {self.target.address}; rebuild it with 'reclaim reindex --replace'."
+            )
+        self._check_contract_code()
+
+    def _check_contract_code(self) -> None:
+        if self.rpc.code(self.target.address) in ("0x", "", None):
+            raise ChainMismatch(
+                f"No contract is deployed at {self.target.address} on chain "
+                f"{self.chain_id} (block {self.rpc.block_number()}): the chain was reset "
+                "or the deployment record belongs to another chain. Deploy again, or "
+                "point RECLAIM_RPC_URL at the chain of this deployment."
+            )
+
+    # --------------------------------------------------------------- main loop
+
     def safe_head(self) -> int:
-        """Return the newest block the indexer may store, given the confirmations."""
-        return self.rpc.block_number() - self.confirmations
+        """Return the newest block the node has; the indexer reads up to it."""
+        return self.rpc.block_number()
 
     def run_to_head(
-        self, on_batch: Callable[[BatchResult, int], None] | None = None
+        self,
+        on_batch: Callable[[BatchResult, int], None] | None = None,
+        until: int | None = None,
     ) -> int:
-        """Index up to the current safe head and return the last indexed block.
+        """Index up to the current head (or ``until``) and return the last indexed block.
 
         ``on_batch`` receives each stored batch and the target block number.
         """
         checkpoint = self.prepare()
         last = checkpoint.last_block
-        head = self.safe_head()
+        head = self._head(until)
+        inconsistent = 0
         while last < head:
-            to_block = min(head, last + self.log_range)
-            result = self.index_range(last + 1, to_block)
+            to_block = min(head, last + self.range)
+            try:
+                result = self.index_range(last + 1, to_block, head)
+            except LogRangeTooLarge as exc:
+                self._shrink(last + 1, to_block, exc)
+                continue
+            except InconsistentAnswer as exc:
+                head = self._head(until)
+                inconsistent += 1
+                self.stats.inconsistent_answers += 1
+                if inconsistent >= INCONSISTENT_ATTEMPTS:
+                    raise
+                logger.warning("%s Retrying.", exc)
+                self._sleep(0.2 * inconsistent)
+                continue
+            except _ParentMismatch:
+                last = self._reorganise(self._checkpoint()).last_block
+                head = self._head(until)
+                continue
+            inconsistent = 0
             last = to_block
+            self._grow()
             if on_batch is not None:
                 on_batch(result, head)
         return last
@@ -115,32 +250,81 @@ class Indexer:
         on_batch: Callable[[BatchResult, int], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
-        """Keep indexing new blocks until ``should_stop`` returns True."""
+        """Keep indexing new blocks until ``should_stop`` returns True.
+
+        A failed poll (node down past the retry budget, inconsistent answers) is logged
+        and the same blocks are read again at the next poll; the checkpoint does not
+        move past them. Errors that retrying cannot fix are raised.
+        """
         while not should_stop():
-            self.run_to_head(on_batch)
+            try:
+                self.run_to_head(on_batch)
+            except (ReorgTooDeep, ChainMismatch, UndecodableLogs, MissingBlocks):
+                raise
+            except (ChainError, InconsistentAnswer) as exc:
+                logger.warning("Polling failed, retrying at the next poll: %s", exc)
             time.sleep(poll_interval)
 
-    def index_range(self, from_block: int, to_block: int) -> BatchResult:
-        """Read, decode and store the events of blocks ``from_block``..``to_block``."""
+    def index_range(
+        self, from_block: int, to_block: int, head: int | None = None
+    ) -> BatchResult:
+        """Read, decode and store the events of blocks ``from_block``..``to_block``.
+
+        ``head`` is the chain's head as last read; blocks within the finality depth
+        of it keep their hashes in the mirror for reorganisation checks.
+        """
         started = time.perf_counter()
+        checkpoint = self._checkpoint()
+        if from_block != checkpoint.last_block + 1:
+            raise IndexerError(
+                f"Block range {from_block}-{to_block} does not follow the checkpoint "
+                f"at block {checkpoint.last_block}."
+            )
+        (before,) = self.rpc.headers_or_none([to_block])
+        if before is None:
+            raise InconsistentAnswer(
+                f"Block {to_block} is no longer on the node; the chain became shorter."
+            )
         logs = self.rpc.get_logs(self.target.address, from_block, to_block)
-        events = sorted((self.decoder.decode(log) for log in logs), key=_position)
-        numbers = sorted({event.block_number for event in events} | {to_block})
+        events = self._decode(logs, from_block, to_block)
+
+        head = to_block if head is None else max(head, to_block)
+        window_start = max(from_block, head - self.finality_depth)
+        numbers = sorted(
+            {event.block_number for event in events}
+            | set(range(window_start, to_block + 1))
+            | {from_block}
+        )
         headers = dict(zip(numbers, self.rpc.headers(numbers), strict=True))
-        _check_block_hashes(events, headers)
+        if _hash(headers[to_block]) != _hash(before):
+            raise InconsistentAnswer(
+                f"Block {to_block} changed hash while its range was read "
+                f"({_hash(before)} then {_hash(headers[to_block])})."
+            )
+        _check_links(headers)
+        _check_logs(events, headers, self.target.address, from_block, to_block)
+        if (
+            checkpoint.last_block_hash is not None
+            and _parent(headers[from_block]) != checkpoint.last_block_hash
+        ):
+            raise _ParentMismatch()
 
         with self.engine.begin() as connection:
             store_batch(
                 connection,
                 events,
-                {event.block_number: headers[event.block_number] for event in events},
+                headers,
                 to_block,
-                str(headers[to_block]["hash"]).lower(),
+                _hash(headers[to_block]),
+                expected_last_block=checkpoint.last_block,
+                prune_below=head - self.finality_depth,
             )
 
         result = BatchResult(
             from_block, to_block, len(events), time.perf_counter() - started
         )
+        self.stats.batches += 1
+        self.stats.events += len(events)
         logger.info(
             "Indexed chain %d blocks %d-%d: %d events in %.3f s",
             self.chain_id,
@@ -151,53 +335,150 @@ class Indexer:
         )
         return result
 
-    def _check_identity(self, checkpoint: Checkpoint) -> None:
-        if checkpoint.chain_id != self.chain_id:
+    # ------------------------------------------------------------- internals
+
+    def _head(self, until: int | None) -> int:
+        head = self.safe_head()
+        return head if until is None else min(head, until)
+
+    def _checkpoint(self) -> Checkpoint:
+        with self.engine.connect() as connection:
+            checkpoint = read_checkpoint(connection)
+        if checkpoint is None:
+            raise IndexerError("The mirror has no checkpoint; it was not initialised.")
+        return checkpoint
+
+    def _decode(
+        self, logs: list[dict[str, Any]], from_block: int, to_block: int
+    ) -> list[DecodedEvent]:
+        events: list[DecodedEvent] = []
+        failures: list[UndecodableLog] = []
+        for log in logs:
+            try:
+                events.append(self.decoder.decode(log))
+            except UndecodableLog as exc:
+                failures.append(exc)
+        if failures:
+            raise UndecodableLogs(failures, from_block, to_block)
+        events.sort(key=_position)
+        return events
+
+    def _shrink(self, from_block: int, to_block: int, exc: LogRangeTooLarge) -> None:
+        blocks = to_block - from_block + 1
+        if blocks == 1:
             raise IndexerError(
-                f"The database mirrors chain {checkpoint.chain_id}, but the node is on "
-                f"chain {self.chain_id}; use the database of that chain or rebuild "
-                "this one with 'reclaim index --reset'."
+                f"The node refuses the logs of block {from_block} alone: {exc.rpc_message}"
+                " A single block cannot be split further; use a node without this "
+                "response limit."
+            ) from exc
+        suggested = exc.suggested_blocks(from_block, to_block)
+        self.range = suggested if suggested and suggested < blocks else blocks // 2
+        self.range = max(self.range, 1)
+        self._successes = 0
+        self.stats.range_shrinks += 1
+        logger.info(
+            "The node refused %d blocks of logs (%s); reading %d at a time.",
+            blocks,
+            exc.rpc_message,
+            self.range,
+        )
+
+    def _grow(self) -> None:
+        self._successes += 1
+        if self.range < self.max_range and self._successes >= GROW_AFTER_SUCCESSES:
+            self.range = min(self.max_range, self.range * 2)
+            self._successes = 0
+
+    def _reorganise(self, checkpoint: Checkpoint) -> Checkpoint:
+        """Roll the mirror back to the newest stored block the node still has."""
+        lowest = checkpoint.last_block - self.finality_depth
+        with self.engine.connect() as connection:
+            stored = recent_block_hashes(connection, lowest)
+        node_headers = self.rpc.headers_or_none([number for number, _ in stored])
+        ancestor = None
+        for (number, stored_hash), header in zip(stored, node_headers, strict=True):
+            if header is not None and _hash(header) == stored_hash:
+                ancestor = (number, stored_hash)
+                break
+        if ancestor is None:
+            raise ReorgTooDeep(
+                f"The chain replaced block {checkpoint.last_block}, and none of the "
+                f"{len(stored)} stored blocks down to block {max(lowest, 0)} is still on "
+                f"it: the reorganisation is deeper than the finality depth of "
+                f"{self.finality_depth} blocks (RECLAIM_CONFIRMATIONS). The mirror was "
+                "left unchanged at block "
+                f"{checkpoint.last_block}. Rebuild it with 'reclaim reindex --replace', "
+                "and raise RECLAIM_CONFIRMATIONS if such reorganisations are normal on "
+                "this chain."
             )
-        if checkpoint.genesis_hash != self.genesis_hash:
-            raise IndexerError(
-                f"The database mirrors a chain with genesis {checkpoint.genesis_hash}, "
-                f"but the node's genesis is {self.genesis_hash}: the chain was reset. "
-                "Rebuild the mirror with 'reclaim index --reset'."
-            )
-        if checkpoint.contract_address != self.target.address.lower():
-            raise IndexerError(
-                f"The database mirrors the registry at {checkpoint.contract_address}, "
-                f"not {self.target.address}; rebuild it with 'reclaim index --reset'."
-            )
-        if checkpoint.last_block_hash is None:
-            return
-        if checkpoint.last_block > self.rpc.block_number():
-            raise IndexerError(
-                f"The database is indexed to block {checkpoint.last_block}, beyond the "
-                "node's head: the chain lost blocks. Rebuild the mirror with "
-                "'reclaim index --reset'."
-            )
-        (header,) = self.rpc.headers([checkpoint.last_block])
-        if str(header["hash"]).lower() != checkpoint.last_block_hash:
-            raise IndexerError(
-                f"Block {checkpoint.last_block} now has hash {header['hash']}, not the "
-                f"indexed {checkpoint.last_block_hash}: the chain reorganised below the "
-                "checkpoint. Rebuild the mirror with 'reclaim index --reset'."
-            )
+        number, block_hash = ancestor
+        with self.engine.begin() as connection:
+            removed = roll_back(connection, self.decoder, number, block_hash)
+        depth = checkpoint.last_block - number
+        self.stats.reorgs += 1
+        self.stats.rolled_back_blocks += depth
+        logger.warning(
+            "Chain reorganisation: rolled the mirror back %d block(s) from %d to the "
+            "common ancestor %d (%s), removing %d event(s); reading on from there.",
+            depth,
+            checkpoint.last_block,
+            number,
+            block_hash,
+            removed,
+        )
+        return self._checkpoint()
+
+
+class _ParentMismatch(Exception):
+    """The first block of a range does not extend the stored checkpoint block."""
+
+
+def _hash(header: dict[str, Any]) -> str:
+    return str(header["hash"]).lower()
+
+
+def _parent(header: dict[str, Any]) -> str:
+    return str(header["parentHash"]).lower()
 
 
 def _position(event: DecodedEvent) -> tuple[int, int]:
     return event.position
 
 
-def _check_block_hashes(
-    events: list[DecodedEvent], headers: dict[int, dict[str, Any]]
+def _check_links(headers: dict[int, dict[str, Any]]) -> None:
+    numbers = sorted(headers)
+    for lower, upper in zip(numbers, numbers[1:], strict=False):
+        if upper == lower + 1 and _parent(headers[upper]) != _hash(headers[lower]):
+            raise InconsistentAnswer(
+                f"Block {upper}'s parent hash {_parent(headers[upper])} is not block "
+                f"{lower}'s hash {_hash(headers[lower])}."
+            )
+
+
+def _check_logs(
+    events: list[DecodedEvent],
+    headers: dict[int, dict[str, Any]],
+    address: str,
+    from_block: int,
+    to_block: int,
 ) -> None:
     for event in events:
-        expected = str(headers[event.block_number]["hash"]).lower()
+        if not from_block <= event.block_number <= to_block:
+            raise InconsistentAnswer(
+                f"The node returned a log of block {event.block_number} for the range "
+                f"{from_block}-{to_block}."
+            )
+        expected = _hash(headers[event.block_number])
         if event.block_hash != expected:
-            raise IndexerError(
+            raise InconsistentAnswer(
                 f"The node returned a log of block {event.block_number} with hash "
-                f"{event.block_hash}, but the block's hash is {expected}; the answer "
-                "is inconsistent (a reorganisation in progress?). Retry later."
+                f"{event.block_hash}, but the block's hash is {expected}."
+            )
+        if event.address is not None and event.address != address.lower():
+            raise InconsistentAnswer(
+                f"The node returned a log of {event.address} when asked for {address}."
+            )
+        if event.removed:
+            raise InconsistentAnswer(
+                f"The node returned a removed log in block {event.block_number}."
             )

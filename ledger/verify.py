@@ -1,0 +1,363 @@
+"""Proof that the mirror equals the chain, read at the mirror's checkpoint block.
+
+Three checks, each against the node's state at the checkpoint block:
+
+- every lot's record (``lot(id)``) and the lot count, and every building's record hash;
+- every balance the mirror knows of, and of every address that ever received a lot, in
+  ``balanceOfBatch`` calls, so a holding missing from the mirror shows up as well;
+- the number of the registry's logs in each block range, from ``eth_getLogs``, against
+  the raw events stored for that range.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector
+from sqlalchemy import Engine, func, select
+
+from ledger.db.models import Building, Holding, Lot, RawEvent
+from ledger.errors import IndexerError
+from ledger.indexer.rpc import LogRangeTooLarge, RpcClient
+from ledger.indexer.store import read_checkpoint
+
+CALLS_PER_REQUEST = 200
+BALANCES_PER_CALL = 500
+LOT_TYPES = "(bytes32,bytes32,bytes32,uint256,uint256,uint8)"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One disagreement between the mirror and the chain."""
+
+    check: str
+    subject: str
+    mirror: str
+    chain: str
+
+    def __str__(self) -> str:
+        return f"{self.check} {self.subject}: mirror {self.mirror}, chain {self.chain}"
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` compared and every difference it found."""
+
+    block_number: int
+    block_hash: str | None
+    lots: int = 0
+    buildings: int = 0
+    balances: int = 0
+    ranges: int = 0
+    events: int = 0
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the mirror and the chain agree on everything checked."""
+        return not self.differences
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the report as JSON-ready values (integers as decimal strings)."""
+        data = asdict(self)
+        data["ok"] = self.ok
+        for key in (
+            "block_number",
+            "lots",
+            "buildings",
+            "balances",
+            "ranges",
+            "events",
+        ):
+            data[key] = str(data[key])
+        return data
+
+
+def verify_mirror(
+    engine: Engine,
+    rpc: RpcClient,
+    registry: str | None = None,
+    log_range: int = 2_000,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> VerifyReport:
+    """Compare the mirror in ``engine`` with its registry on the node.
+
+    ``registry`` defaults to the address the mirror follows; when given, it must match.
+    """
+    with engine.connect() as connection:
+        checkpoint = read_checkpoint(connection)
+    if checkpoint is None or checkpoint.last_block_hash is None:
+        raise IndexerError("The mirror is empty; run 'reclaim index' before verifying.")
+    registry = registry or checkpoint.contract_address
+    if checkpoint.contract_address != registry.lower():
+        raise IndexerError(
+            f"The mirror follows the registry at {checkpoint.contract_address}, not "
+            f"{registry}; verify with the settings it was built with."
+        )
+    block = checkpoint.last_block
+    report = VerifyReport(block_number=block, block_hash=checkpoint.last_block_hash)
+    (header,) = rpc.headers_or_none([block])
+    if header is None or str(header["hash"]).lower() != checkpoint.last_block_hash:
+        report.differences.append(
+            Difference(
+                "checkpoint",
+                f"block {block}",
+                str(checkpoint.last_block_hash),
+                str(header["hash"]).lower() if header else "missing",
+            )
+        )
+        return report
+
+    caller = _Caller(rpc, registry, block)
+    progress("lots and buildings")
+    _check_records(engine, caller, report)
+    progress("balances")
+    _check_balances(engine, caller, report)
+    progress("event counts")
+    _check_event_counts(
+        engine, rpc, registry, checkpoint.start_block, block, log_range, report
+    )
+    return report
+
+
+class _Caller:
+    """Batched ``eth_call`` to the registry at one block."""
+
+    def __init__(self, rpc: RpcClient, registry: str, block: int) -> None:
+        self.rpc = rpc
+        self.registry = registry
+        self.block = hex(block)
+
+    def call_many(
+        self,
+        signature: str,
+        arguments: Sequence[tuple[list[str], list[Any]]],
+        output: str,
+    ) -> list[Any]:
+        selector = function_signature_to_4byte_selector(signature)
+        results: list[Any] = []
+        for start in range(0, len(arguments), CALLS_PER_REQUEST):
+            chunk = arguments[start : start + CALLS_PER_REQUEST]
+            calls = [
+                (
+                    "eth_call",
+                    [
+                        {
+                            "to": self.registry,
+                            "data": "0x" + (selector + abi_encode(types, values)).hex(),
+                        },
+                        self.block,
+                    ],
+                )
+                for types, values in chunk
+            ]
+            for raw in self.rpc.batch(calls):
+                results.append(abi_decode([output], bytes.fromhex(str(raw)[2:]))[0])
+        return results
+
+
+def _check_records(engine: Engine, caller: _Caller, report: VerifyReport) -> None:
+    with engine.connect() as connection:
+        lots = connection.execute(
+            select(
+                Lot.lot_id,
+                Lot.building_id,
+                Lot.category,
+                Lot.record_hash,
+                Lot.quantity,
+                Lot.unit_mass_grams,
+                Lot.unit,
+            ).order_by(Lot.lot_id)
+        ).all()
+        buildings = connection.execute(
+            select(Building.building_id, Building.record_hash).order_by(
+                Building.building_id
+            )
+        ).all()
+
+    (count,) = caller.call_many("lotCount()", [([], [])], "uint256")
+    if count != len(lots):
+        report.differences.append(
+            Difference("lot count", "registry", str(len(lots)), str(count))
+        )
+    mirrored = {row.lot_id: row for row in lots}
+    ids = sorted(set(mirrored) | set(range(1, count + 1)))
+    chain_lots = caller.call_many(
+        "lot(uint256)", [(["uint256"], [lot_id]) for lot_id in ids], LOT_TYPES
+    )
+    for lot_id, chain_lot in zip(ids, chain_lots, strict=True):
+        report.lots += 1
+        building, category, record_hash, quantity, unit_mass, unit = chain_lot
+        chain_view = {
+            "building": "0x" + building.hex(),
+            "category": "0x" + category.hex(),
+            "record hash": "0x" + record_hash.hex(),
+            "quantity": str(quantity),
+            "unit mass": str(unit_mass),
+            "unit": str(unit),
+        }
+        row = mirrored.get(lot_id)
+        if row is None:
+            mirror_view = dict.fromkeys(chain_view, "missing")
+        else:
+            mirror_view = {
+                "building": row.building_id,
+                "category": _bytes32_text(row.category),
+                "record hash": row.record_hash,
+                "quantity": str(row.quantity),
+                "unit mass": str(row.unit_mass_grams),
+                "unit": str(row.unit),
+            }
+        for name, chain_value in chain_view.items():
+            if mirror_view[name] != chain_value:
+                report.differences.append(
+                    Difference(
+                        f"lot {name}", f"lot {lot_id}", mirror_view[name], chain_value
+                    )
+                )
+
+    hashes = caller.call_many(
+        "buildingRecordHash(bytes32)",
+        [(["bytes32"], [bytes.fromhex(row.building_id[2:])]) for row in buildings],
+        "bytes32",
+    )
+    for row, chain_hash in zip(buildings, hashes, strict=True):
+        report.buildings += 1
+        if row.record_hash != "0x" + chain_hash.hex():
+            report.differences.append(
+                Difference(
+                    "building record hash",
+                    f"building {row.building_id}",
+                    row.record_hash,
+                    "0x" + chain_hash.hex(),
+                )
+            )
+
+
+def _check_balances(engine: Engine, caller: _Caller, report: VerifyReport) -> None:
+    balances: dict[tuple[int, str], int] = {}
+    with engine.connect() as connection:
+        for lot_id, holder, balance in connection.execute(
+            select(Holding.lot_id, Holding.holder, Holding.balance)
+        ):
+            balances[(lot_id, holder)] = balance
+        # Every address that received a token may hold some: ask the chain about it too.
+        for pair in _received(connection):
+            balances.setdefault(pair, 0)
+
+    pairs = sorted(balances)
+    arguments = [
+        (
+            ["address[]", "uint256[]"],
+            [
+                [holder for _, holder in pairs[start : start + BALANCES_PER_CALL]],
+                [lot for lot, _ in pairs[start : start + BALANCES_PER_CALL]],
+            ],
+        )
+        for start in range(0, len(pairs), BALANCES_PER_CALL)
+    ]
+    chain_values: list[int] = []
+    for values in caller.call_many(
+        "balanceOfBatch(address[],uint256[])", arguments, "uint256[]"
+    ):
+        chain_values.extend(values)
+    for (lot_id, holder), chain_balance in zip(pairs, chain_values, strict=True):
+        report.balances += 1
+        if balances[(lot_id, holder)] != chain_balance:
+            report.differences.append(
+                Difference(
+                    "balance",
+                    f"lot {lot_id} holder {holder}",
+                    str(balances[(lot_id, holder)]),
+                    str(chain_balance),
+                )
+            )
+
+
+def _received(connection: Any) -> Iterator[tuple[int, str]]:
+    """Yield (lot id, receiver) of every ERC-1155 transfer the mirror stored."""
+    rows = connection.execute(
+        select(RawEvent.topics, RawEvent.data, RawEvent.event_name).where(
+            RawEvent.event_name.in_(("TransferSingle", "TransferBatch"))
+        )
+    )
+    for topics_text, data, name in rows:
+        topics = json.loads(topics_text)
+        receiver = "0x" + topics[3][-40:]
+        payload = bytes.fromhex(data[2:])
+        if name == "TransferSingle":
+            lot_id, _value = abi_decode(["uint256", "uint256"], payload)
+            yield (lot_id, receiver)
+        else:
+            ids, _values = abi_decode(["uint256[]", "uint256[]"], payload)
+            for lot_id in ids:
+                yield (lot_id, receiver)
+
+
+def _check_event_counts(
+    engine: Engine,
+    rpc: RpcClient,
+    registry: str,
+    start_block: int,
+    last_block: int,
+    log_range: int,
+    report: VerifyReport,
+) -> None:
+    with engine.connect() as connection:
+        stored: dict[int, int] = defaultdict(int)
+        for number, count in connection.execute(
+            select(RawEvent.block_number, func.count()).group_by(RawEvent.block_number)
+        ):
+            stored[number] = count
+
+    numbers = sorted(stored)
+    totals = list(itertools.accumulate(stored[number] for number in numbers))
+    from_block = start_block
+    span = log_range
+    while from_block <= last_block:
+        to_block = min(last_block, from_block + span - 1)
+        try:
+            logs = rpc.get_logs(registry, from_block, to_block)
+        except LogRangeTooLarge:
+            if span == 1:
+                raise
+            span = max(1, span // 2)
+            continue
+        chain_count = len(logs)
+        mirror_count = _count_between(numbers, totals, from_block, to_block)
+        report.ranges += 1
+        report.events += chain_count
+        if chain_count != mirror_count:
+            report.differences.append(
+                Difference(
+                    "event count",
+                    f"blocks {from_block}-{to_block}",
+                    str(mirror_count),
+                    str(chain_count),
+                )
+            )
+        from_block = to_block + 1
+
+
+def _count_between(numbers: list[int], totals: list[int], low: int, high: int) -> int:
+    """Return the events stored in blocks ``low``..``high`` from prefix sums."""
+    start = bisect.bisect_left(numbers, low)
+    end = bisect.bisect_right(numbers, high)
+    if end == 0 or start >= end:
+        return 0
+    return totals[end - 1] - (totals[start - 1] if start else 0)
+
+
+def _bytes32_text(value: str) -> str:
+    """Return the bytes32 hex of a category stored as text or as hex."""
+    if value.startswith("0x") and len(value) == 66:
+        return value
+    return "0x" + value.encode("ascii").ljust(32, b"\0").hex()
