@@ -1,0 +1,106 @@
+"""Reorganisations on a real anvil: snapshot, index one branch, revert, mine another.
+
+Each trial replaces the newest 1 to 10 blocks with a branch of different transfers
+and checks that the mirror then equals a clean index of the new chain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from indexer_support import (
+    clean_digest,
+    new_indexer,
+    open_test_ledger,
+    register_test_lots,
+    send_transfer,
+)
+from ledger.db.models import Block, Transfer
+from ledger.indexer.digest import mirror_digest
+from ledger.indexer.rpc import RpcClient
+from ledger.indexer.sync import ReorgTooDeep
+from ledger.verify import verify_mirror
+
+TRIALS = 20
+
+
+def _rpc(ledger, method: str, params: list) -> object:  # type: ignore[no-untyped-def]
+    return ledger.w3.provider.make_request(method, params)["result"]
+
+
+def test_reorg_trials_match_clean_index(
+    chain: tuple[Path, str], database_url: str, tmp_path: Path
+) -> None:
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url, confirmations=12)
+    register_test_lots(ledger, 20)
+    indexer = new_indexer(ledger, ledger.engine)
+    indexer.run_to_head()
+
+    for trial in range(TRIALS):
+        depth = 1 + trial % 10
+        snapshot = _rpc(ledger, "evm_snapshot", [])
+        for step in range(depth):
+            send_transfer(ledger, 1 + (trial + step) % 20, 1 + step, receiver=2)
+        indexer.run_to_head()
+        orphaned = ledger.w3.eth.get_block("latest")["hash"].to_0x_hex()
+
+        assert _rpc(ledger, "evm_revert", [snapshot]) is True
+        # The new branch is as long as the old one or one block longer.
+        for step in range(depth + trial % 2):
+            send_transfer(ledger, 1 + (trial + step) % 20, 7 + step, receiver=3)
+        reorgs_before = indexer.stats.reorgs
+        last = indexer.run_to_head()
+
+        assert indexer.stats.reorgs == reorgs_before + 1
+        with ledger.engine.connect() as connection:
+            assert connection.scalar(
+                select(func.count()).select_from(Block).where(Block.hash == orphaned)
+            ) == 0
+            heights = connection.execute(
+                select(Block.number, func.count()).group_by(Block.number)
+            ).all()
+            assert all(count == 1 for _, count in heights)
+        assert mirror_digest(ledger.engine) == clean_digest(ledger, tmp_path, last)
+
+    assert indexer.stats.reorgs == TRIALS
+    # Every trial's old branch was rolled back: depths 1..10 twice, 110 blocks in all.
+    assert indexer.stats.rolled_back_blocks == 2 * sum(range(1, 11))
+    with ledger.engine.connect() as connection:
+        receivers = connection.scalars(select(Transfer.to_address).distinct()).all()
+    # Only transfers of the surviving branches (to account 3) remain.
+    assert set(receivers) == {ledger.w3.eth.accounts[3].lower()}
+    report = verify_mirror(ledger.engine, RpcClient(ledger.url))
+    assert report.differences == []
+    assert report.events == events_on_chain(ledger)
+
+
+def events_on_chain(ledger) -> int:  # type: ignore[no-untyped-def]
+    logs = RpcClient(ledger.url).get_logs(
+        ledger.deployment.address, 0, ledger.w3.eth.block_number
+    )
+    return len(logs)
+
+
+def test_reorg_deeper_than_finality_depth_stops(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url, confirmations=2)
+    register_test_lots(ledger, 3)
+    indexer = new_indexer(ledger, ledger.engine)
+    snapshot = _rpc(ledger, "evm_snapshot", [])
+    for step in range(5):
+        send_transfer(ledger, 1, 1 + step)
+    indexer.run_to_head()
+    before = mirror_digest(ledger.engine)
+
+    _rpc(ledger, "evm_revert", [snapshot])
+    for step in range(6):
+        send_transfer(ledger, 2, 1 + step)
+    with pytest.raises(ReorgTooDeep, match="deeper than the finality depth of 2"):
+        indexer.run_to_head()
+    assert mirror_digest(ledger.engine) == before
