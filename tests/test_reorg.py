@@ -57,9 +57,14 @@ def test_reorg_trials_match_clean_index(
 
         assert indexer.stats.reorgs == reorgs_before + 1
         with ledger.engine.connect() as connection:
-            assert connection.scalar(
-                select(func.count()).select_from(Block).where(Block.hash == orphaned)
-            ) == 0
+            assert (
+                connection.scalar(
+                    select(func.count())
+                    .select_from(Block)
+                    .where(Block.hash == orphaned)
+                )
+                == 0
+            )
             heights = connection.execute(
                 select(Block.number, func.count()).group_by(Block.number)
             ).all()

@@ -282,6 +282,8 @@ class Indexer:
             )
         (before,) = self.rpc.headers_or_none([to_block])
         if before is None:
+            if to_block <= self.rpc.block_number():
+                raise MissingBlocks(self.rpc.url, [to_block])
             raise InconsistentAnswer(
                 f"Block {to_block} is no longer on the node; the chain became shorter."
             )
