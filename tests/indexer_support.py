@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from eth_utils import keccak
@@ -98,3 +102,31 @@ def clean_digest(ledger: Ledger, folder: Path, until: int) -> MirrorDigest:
         return mirror_digest(engine)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def running_api(settings: Settings) -> Iterator[str]:
+    """Serve the API for ``settings`` over real HTTP on 127.0.0.1; yield its URL."""
+    import uvicorn
+
+    from api.app import create_app
+    from ledger.chain.anvil import free_port
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"The API did not start on port {port}.")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -54,7 +54,7 @@ def load_deployment(w3: Web3, data_dir: Path) -> Deployment:
         raise DeploymentNotFound(
             f"The registry recorded for chain {chain_id} at {deployment.address} has "
             "no code: the chain was reset. Deploy again with 'reclaim deploy' and "
-            "rebuild the mirror with 'reclaim index --reset'."
+            "rebuild the mirror with 'reclaim reindex --replace'."
         )
     return deployment
 
