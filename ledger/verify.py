@@ -6,7 +6,7 @@ Three checks, each against the node's state at the checkpoint block:
 - every balance the mirror knows of, and of every address that ever received a lot, in
   ``balanceOfBatch`` calls, so a holding missing from the mirror shows up as well;
 - the number of the registry's logs in each block range, from ``eth_getLogs``, against
-  the raw events stored for that range.
+  the raw events stored for that range, and per event against the rows derived from it.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import event_abi_to_log_topic, function_signature_to_4byte_selector
 from sqlalchemy import Engine, func, select
 
+from ledger.contracts.artifacts import load_artifact
 from ledger.db.models import Building, Holding, Lot, RawEvent
 from ledger.errors import IndexerError
 from ledger.indexer.rpc import LogRangeTooLarge, RpcClient
-from ledger.indexer.store import read_checkpoint
+from ledger.indexer.store import ROW_EVENTS, read_checkpoint
 
 CALLS_PER_REQUEST = 200
 BALANCES_PER_CALL = 500
@@ -311,15 +312,18 @@ def _check_event_counts(
     log_range: int,
     report: VerifyReport,
 ) -> None:
-    with engine.connect() as connection:
-        stored: dict[int, int] = defaultdict(int)
-        for number, count in connection.execute(
-            select(RawEvent.block_number, func.count()).group_by(RawEvent.block_number)
-        ):
-            stored[number] = count
+    """Compare, per block range, the chain's logs with raw events and derived rows.
 
-    numbers = sorted(stored)
-    totals = list(itertools.accumulate(stored[number] for number in numbers))
+    The raw events must match the chain's log count, and each table filled from one
+    event (buildings, lots, transfers and the like) its number of that event's logs.
+    """
+    names_by_topic = _event_names()
+    tables = {name: model for name, (model, _) in ROW_EVENTS.items()}
+    with engine.connect() as connection:
+        stored = {"raw events": _counts_by_block(connection, RawEvent)}
+        for name, model in tables.items():
+            stored[name] = _counts_by_block(connection, model)
+
     from_block = start_block
     span = log_range
     while from_block <= last_block:
@@ -331,20 +335,46 @@ def _check_event_counts(
                 raise
             span = max(1, span // 2)
             continue
-        chain_count = len(logs)
-        mirror_count = _count_between(numbers, totals, from_block, to_block)
+        on_chain: dict[str, int] = defaultdict(int)
+        on_chain["raw events"] = len(logs)
+        for log in logs:
+            topics = log.get("topics") or [None]
+            on_chain[names_by_topic.get(str(topics[0]).lower(), "unknown")] += 1
         report.ranges += 1
-        report.events += chain_count
-        if chain_count != mirror_count:
-            report.differences.append(
-                Difference(
-                    "event count",
-                    f"blocks {from_block}-{to_block}",
-                    str(mirror_count),
-                    str(chain_count),
+        report.events += len(logs)
+        for name, (numbers, totals) in stored.items():
+            mirror_count = _count_between(numbers, totals, from_block, to_block)
+            if mirror_count != on_chain[name]:
+                report.differences.append(
+                    Difference(
+                        f"{name} count" if name == "raw events" else f"{name} rows",
+                        f"blocks {from_block}-{to_block}",
+                        str(mirror_count),
+                        str(on_chain[name]),
+                    )
                 )
-            )
         from_block = to_block + 1
+
+
+def _event_names() -> dict[str, str]:
+    names = {}
+    for item in load_artifact()["abi"]:
+        if item.get("type") == "event" and not item.get("anonymous"):
+            topic = "0x" + event_abi_to_log_topic(item).hex()  # type: ignore[arg-type]
+            names[topic] = item["name"]
+    return names
+
+
+def _counts_by_block(connection: Any, model: Any) -> tuple[list[int], list[int]]:
+    """Return sorted block numbers and running totals of ``model``'s rows."""
+    rows = connection.execute(
+        select(model.block_number, func.count())
+        .group_by(model.block_number)
+        .order_by(model.block_number)
+    ).all()
+    numbers = [number for number, _ in rows]
+    totals = list(itertools.accumulate(count for _, count in rows))
+    return numbers, totals
 
 
 def _count_between(numbers: list[int], totals: list[int], low: int, high: int) -> int:

@@ -34,7 +34,7 @@ DEFAULT_RETRY_SECONDS = 60.0
 FIRST_BACKOFF_SECONDS = 0.1
 MAX_BACKOFF_SECONDS = 5.0
 
-# Phrases by which providers say that a log query covers too many blocks or returns too
+# Phrases by which providers report that a log query covers too many blocks or returns too
 # many logs. Geth, Erigon, Infura, Alchemy, QuickNode and Ankr each word it differently.
 _RANGE_PHRASES = (
     "query returned more than",

@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 # Successful ranges in a row after which a shrunk range doubles again.
 GROW_AFTER_SUCCESSES = 3
-# Attempts at a range whose answers disagree with each other before giving up.
+# Attempts at a range whose responses contradict each other before giving up.
 INCONSISTENT_ATTEMPTS = 5
 
 
@@ -55,7 +55,7 @@ class ChainMismatch(IndexerError):
 
 
 class InconsistentAnswer(IndexerError):
-    """The node's answers to one range contradict each other."""
+    """The node's responses for one range contradict each other."""
 
 
 class UndecodableLogs(IndexerError):
@@ -252,7 +252,7 @@ class Indexer:
     ) -> None:
         """Keep indexing new blocks until ``should_stop`` returns True.
 
-        A failed poll (node down past the retry budget, inconsistent answers) is logged
+        A failed poll (node down past the retry budget, inconsistent responses) is logged
         and the same blocks are read again at the next poll; the checkpoint does not
         move past them. Errors that retrying cannot fix are raised.
         """
