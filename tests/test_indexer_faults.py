@@ -99,7 +99,11 @@ def test_dev_chain_reset_is_reported_not_rolled_back(
     anvil.start(data_dir, chain_id=31337, accounts=5, port=port)
     RpcClient(url).call("anvil_mine", [hex(50)])
 
-    with pytest.raises(ChainMismatch, match="this is another chain") as raised:
+    # A restart within the same second can keep the genesis hash, so either the
+    # genesis check or the missing contract code reports the reset.
+    with pytest.raises(
+        ChainMismatch, match="this is another chain|the chain was reset"
+    ) as raised:
         new_indexer(ledger, ledger.engine).run_to_head()
     assert "reclaim reindex --replace" in str(raised.value)
     assert mirror_digest(ledger.engine) == before

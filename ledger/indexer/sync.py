@@ -194,8 +194,9 @@ class Indexer:
             raise ChainMismatch(
                 f"No contract is deployed at {self.target.address} on chain "
                 f"{self.chain_id} (block {self.rpc.block_number()}): the chain was reset "
-                "or the deployment record belongs to another chain. Deploy again, or "
-                "point RECLAIM_RPC_URL at the chain of this deployment."
+                "or the deployment record belongs to another chain. Nothing was "
+                "changed. Point RECLAIM_RPC_URL at the chain of this deployment, or "
+                "deploy again and rebuild the mirror with 'reclaim reindex --replace'."
             )
 
     # --------------------------------------------------------------- main loop
