@@ -11,8 +11,15 @@ from ledger.context import Ledger
 from ledger.db.models import (
     Block,
     Building,
+    Claim,
+    ClaimAudit,
+    Disposal,
     Holding,
+    Inspection,
+    InspectionRevocation,
+    Installation,
     Lot,
+    LotDerivation,
     RawEvent,
     SyncState,
     Transfer,
@@ -40,5 +47,20 @@ def run_index(ledger: Ledger, progress_bar: Callable[[], Progress]) -> int:
 def reset_mirror(engine: Engine) -> None:
     """Delete every chain-derived row and the checkpoint; off-chain records stay."""
     with engine.begin() as connection:
-        for model in (Holding, Transfer, Lot, Building, RawEvent, Block, SyncState):
+        for model in (
+            ClaimAudit,
+            Claim,
+            InspectionRevocation,
+            Inspection,
+            LotDerivation,
+            Disposal,
+            Installation,
+            Holding,
+            Transfer,
+            Lot,
+            Building,
+            RawEvent,
+            Block,
+            SyncState,
+        ):
             connection.execute(delete(model))
