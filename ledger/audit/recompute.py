@@ -1,10 +1,10 @@
 """Recompute a circularity claim's figures from the chain and flag what does not hold.
 
-The method is written out in ``docs/method.md``. In short: a claim counts the
-installations of its lots into its destination building; reused mass is quantity times
-unit mass; the reuse share is that mass over the claimed total mass; CO2e avoided is
-mass times (new-product factor minus reuse footprint) minus transport emissions. Masses
-and emissions stay exact fractions of a gram until the totals, which are rounded down.
+The method is written out in ``docs/method.md``. A claim counts the installations of
+its lots into its destination building. Reused mass is quantity times unit mass, and
+the reuse share is that mass over the claimed total mass. CO2e avoided is mass times
+(new-product factor minus reuse footprint), minus transport emissions. Masses and
+emissions stay exact fractions of a gram until the totals, which are rounded down.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ledger.audit.history import (
 from ledger.errors import InvalidInput, NotFound
 from ledger.units import QUANTITY_SCALE
 
-# Flag codes. Errors block an approval; warnings are shown with the figures.
+# Flag codes. Errors block an approval, while warnings are only shown with the figures.
 CLAIM_REUSED_MASS_ABOVE_VERIFIED = "CLAIM_REUSED_MASS_ABOVE_VERIFIED"
 CLAIM_SHARE_ABOVE_VERIFIED = "CLAIM_SHARE_ABOVE_VERIFIED"
 CLAIM_CO2E_ABOVE_VERIFIED = "CLAIM_CO2E_ABOVE_VERIFIED"
@@ -277,7 +277,7 @@ class Auditor:
         installs = [
             item for item in self.history.installations if item.lot_id == lot_id
         ]
-        here = sum(
+        installed_here = sum(
             item.quantity
             for item in installs
             if item.destination_building_id == destination
@@ -291,7 +291,7 @@ class Auditor:
         )
 
         flags: list[Flag] = []
-        if here == 0 and elsewhere:
+        if installed_here == 0 and elsewhere:
             flags.append(
                 Flag(
                     LOT_INSTALLED_ELSEWHERE,
@@ -301,7 +301,7 @@ class Auditor:
                     lot_id,
                 )
             )
-        elif here == 0:
+        elif installed_here == 0:
             flags.append(
                 Flag(
                     LOT_NOT_INSTALLED,
@@ -322,7 +322,7 @@ class Auditor:
                     lot_id,
                 )
             )
-        counted = here > 0 and earlier_claim is None
+        counted = installed_here > 0 and earlier_claim is None
 
         lineage = self._lineage(lot_id)
         gaps = [gap for gap in self.history.gaps if gap.lot_id in lineage]
@@ -340,13 +340,13 @@ class Auditor:
 
         inspections = [
             item
-            for lineage_id in lineage
+            for lineage_id in sorted(lineage)
             for item in self.history.inspections_of(lineage_id)
         ]
         cleared = self._cleared(lot_id)
         flags.extend(_inspection_flags(lot_id, inspections, cleared))
 
-        mass = Fraction(here * data.unit_mass_grams, QUANTITY_SCALE)
+        mass = Fraction(installed_here * data.unit_mass_grams, QUANTITY_SCALE)
         origins = [
             self._origin_part(root, share, mass, lot_id, flags)
             for root, share in self._origins(lot_id)
@@ -362,7 +362,7 @@ class Auditor:
         )
         custody = [
             movement
-            for lineage_id in lineage
+            for lineage_id in sorted(lineage)
             for movement in self.history.movements.get(lineage_id, [])
         ]
         custody.sort(key=lambda movement: (movement.block_number, movement.log_index))
@@ -371,7 +371,7 @@ class Auditor:
             category=data.category,
             unit=data.unit,
             unit_mass_grams=data.unit_mass_grams,
-            installed_quantity=here,
+            installed_quantity=installed_here,
             counted=counted,
             mass_grams=mass,
             co2e_grams=sum((part.co2e_grams for part in origins), Fraction(0)),
@@ -400,6 +400,7 @@ class Auditor:
                     lot_id,
                 )
             )
+
         new_factor = self.factors.new_product(material) if material else None
         reuse_factor = self.factors.reuse_process(material) if material else None
         part_mass = mass * share
@@ -423,6 +424,9 @@ class Auditor:
                     lot_id,
                 )
             )
+
+        # NOTE: the chain records no distances or vehicles yet, so transport is zero
+        # and every lot carries the NO_TRANSPORT_DATA warning.
         transport = Fraction(0)
         if new_factor is None:
             co2e = Fraction(0)
