@@ -78,7 +78,7 @@ def _open():  # type: ignore[no-untyped-def]
     return open_ledger(state.settings, notice=notice)
 
 
-def _recorded(ledger, column, value: str) -> bool:  # type: ignore[no-untyped-def]
+def _recorded(ledger, column, value: object) -> bool:  # type: ignore[no-untyped-def]
     from ledger.indexing import run_index
 
     run_index(ledger, progress_bar)
@@ -416,38 +416,38 @@ def audit(
 ) -> None:
     """Recompute a claim from chain events alone, write reports, record a decision."""
     from ledger.audit.render import render_html, render_json, render_pdf, summary_lines
-    from ledger.audit.service import audit_claim, decide
-    from ledger.custody import signing_account
-    from ledger.db.models import ClaimAudit
-    from ledger.indexing import run_index
+    from ledger.audit.service import audit_claim
 
     if approve and reject:
         raise InvalidInput("Give either --approve or --reject, not both.")
     ledger = _open()
+    if approve or reject:
+        _record_decision(ledger, claim_id, approve, reason or "", sender, factors, once)
+
     result = audit_claim(ledger, claim_id, factors)
     for line in summary_lines(result):
         console.print(line, highlight=False)
-    for flag in result.flags:
-        if flag.severity == "error":
-            console.print(f"  {flag.code}: {flag.message}", highlight=False)
+    for flag in result.errors:
+        console.print(f"  {flag.code}: {flag.message}", highlight=False)
     _write(json_path, render_json(result).encode("utf-8"))
     _write(html_path, render_html(result).encode("utf-8"))
     if pdf_path is not None:
         _write(pdf_path, render_pdf(result))
 
-    if not (approve or reject):
+
+def _record_decision(  # type: ignore[no-untyped-def]
+    ledger, claim_id: int, approve: bool, reason: str, sender: str, factors, once: bool
+) -> None:
+    from ledger.audit.service import decide
+    from ledger.custody import signing_account
+    from ledger.db.models import ClaimAudit
+    from ledger.indexing import run_index
+
+    if once and _recorded(ledger, ClaimAudit.claim_id, claim_id):
+        console.print(f"Claim {claim_id} already has a decision; skipped.")
         return
-    if once:
-        run_index(ledger, progress_bar)
-        with ledger.engine.connect() as connection:
-            decided = connection.execute(
-                select(ClaimAudit.id).where(ClaimAudit.claim_id == claim_id)
-            ).first()
-        if decided is not None:
-            console.print(f"Claim {claim_id} already has a decision; skipped.")
-            return
     account = signing_account(ledger, sender)
-    decision = decide(ledger, account, claim_id, approve, reason or "", factors)
+    decision = decide(ledger, account, claim_id, approve, reason, factors)
     run_index(ledger, progress_bar)
     verdict = "Approved" if decision.approved else "Rejected"
     console.print(

@@ -120,6 +120,15 @@ def summary_lines(result: AuditResult) -> list[str]:
         f"{sum(1 for lot in result.lots if lot.counted)}.",
         f"Flags: {', '.join(result.flag_codes) or 'none'}; {verdict}.",
     ]
+    if result.decisions:
+        latest = result.decisions[-1]
+        state = "approved" if latest["approved"] else "rejected"
+        lines.append(
+            f"Decision: {state} by {_checksum(latest['auditor'])} in block "
+            f"{latest['block_number']} (reasons {latest['reasons_hash']})."
+        )
+    else:
+        lines.append("Decision: none recorded yet.")
     return lines
 
 
