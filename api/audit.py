@@ -14,6 +14,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
 from web3 import Web3
 
+from ledger.chain.connection import connect, rpc_url
+from ledger.context import Ledger
+from ledger.contracts.deployment import load_deployment
 from ledger.evidence import EvidenceCorrupted, add_evidence, read_evidence
 from ledger.queries import claim_details, lot_inspections
 from ledger.settings import Settings
@@ -38,6 +41,20 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _connect(settings: Settings, engine: Engine) -> Ledger:
+    """Connect to the running chain and its registry, never starting a local chain."""
+    url = rpc_url(settings)
+    w3 = connect(url)
+    return Ledger(
+        settings,
+        w3,
+        url,
+        load_deployment(w3, settings.data_dir),
+        engine,
+        logger.warning,
+    )
+
+
 def audit_router(settings: Settings, engine: Engine) -> APIRouter:
     """Build the router; ``engine`` reads the mirror named by ``settings``."""
     router = APIRouter(tags=["audit"])
@@ -54,13 +71,12 @@ def audit_router(settings: Settings, engine: Engine) -> APIRouter:
         """Return the claim's audit recomputed from the chain, as json, html or pdf."""
         from ledger.audit.render import render_html, render_json, render_pdf
         from ledger.audit.service import audit_claim
-        from ledger.context import open_ledger
 
         if fmt not in ("json", "html", "pdf"):
             raise HTTPException(
                 404, f"Report format {fmt!r} is unknown; use json, html or pdf."
             )
-        result = audit_claim(open_ledger(settings), claim_id)
+        result = audit_claim(_connect(settings, engine), claim_id)
         if fmt == "json":
             return Response(render_json(result), media_type="application/json")
         if fmt == "html":

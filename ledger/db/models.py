@@ -204,7 +204,11 @@ class Disposal(_ChainOrigin, Base):
 
 
 class LotDerivation(_ChainOrigin, Base):
-    """A split or merge: lot ids and quantities as JSON arrays of decimal strings."""
+    """A split or merge: lot ids and quantities as JSON arrays of decimal strings.
+
+    NOTE: lots made by a split or merge have no row in ``lots``, because the registry
+    emits no ``LotRegistered`` for them; their balances are in ``holdings``.
+    """
 
     __tablename__ = "lot_derivations"
     __table_args__ = (UniqueConstraint("block_number", "log_index"),)
