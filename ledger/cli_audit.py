@@ -9,13 +9,18 @@ Each write runs the indexer afterwards so that the mirror shows it at once. With
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy import select
 
 from ledger.cli import app, console, notice, progress_bar, state
 from ledger.errors import InvalidInput, LedgerError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import InstrumentedAttribute
+
+    from ledger.context import Ledger
 
 evidence_app = typer.Typer(help="Store and check evidence documents.")
 app.add_typer(evidence_app, name="evidence")
@@ -72,13 +77,15 @@ def _grams(text: str, what: str) -> int:
     return value
 
 
-def _open():  # type: ignore[no-untyped-def]
+def _open() -> Ledger:
     from ledger.context import open_ledger
 
     return open_ledger(state.settings, notice=notice)
 
 
-def _recorded(ledger, column, value: object) -> bool:  # type: ignore[no-untyped-def]
+def _recorded(
+    ledger: Ledger, column: InstrumentedAttribute[Any], value: object
+) -> bool:
     from ledger.indexing import run_index
 
     run_index(ledger, progress_bar)
@@ -285,7 +292,9 @@ def inspect(
 @app.command("revoke-inspection")
 def revoke_inspection(
     inspection: Annotated[int, typer.Argument(help="Inspection id.")],
-    reason: Annotated[str, typer.Option(help="Why the attestation no longer holds.")],
+    reason: Annotated[
+        str, typer.Option(help="Reason for the revocation, stored as evidence.")
+    ],
     sender: Sender = "operator",
 ) -> None:
     """Revoke an inspection; only its author can. The reason is stored as evidence."""
@@ -435,8 +444,14 @@ def audit(
         _write(pdf_path, render_pdf(result))
 
 
-def _record_decision(  # type: ignore[no-untyped-def]
-    ledger, claim_id: int, approve: bool, reason: str, sender: str, factors, once: bool
+def _record_decision(
+    ledger: Ledger,
+    claim_id: int,
+    approve: bool,
+    reason: str,
+    sender: str,
+    factors: Path | None,
+    once: bool,
 ) -> None:
     from ledger.audit.service import decide
     from ledger.custody import signing_account

@@ -48,7 +48,7 @@ from ledger.db.models import (
     Installation,
     LotDerivation,
 )
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import InvalidInput, NotFound, TransactionFailed
 from ledger.evidence import EvidenceCorrupted, add_evidence, read_evidence
 from ledger.importing import import_file
 from ledger.indexer.rpc import RpcClient
@@ -58,8 +58,10 @@ from ledger.lifecycle import (
     METHOD_VERSION,
     ClaimFigures,
     ConditionGrade,
+    DisposalRoute,
     HazardChecks,
     HazardStatus,
+    dispose,
     grant_role,
     install,
     merge,
@@ -79,6 +81,7 @@ DOORS_NAM = 30  # NAM-004, door_wood, 42 kg per door, lead paint suspected
 BRICKS_NAM = 43  # NAM-017, clay_brick, 2.3 kg per brick
 BRICKS_CRL = 50  # CRL-001, clay_brick, 2.3 kg per brick
 DOORS_CRL = 60  # CRL-011, door_wood, 320 kg per door
+ROOF_TILES_CRL = 61  # CRL-012, clay_roof_tile, 2.9 kg per tile
 
 CONTRACTOR, DEALER, OWNER, BUILDER, INSPECTOR, AUDITOR = 1, 3, 8, 9, 10, 11
 
@@ -417,6 +420,55 @@ def test_invalid_factor_file_named(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidInput, match="line 2: factor 'abc'"):
         load_factors(factors)
+
+
+def test_recycled_lot_not_reuse(scenario: Scenario) -> None:
+    ledger = scenario.ledger
+    dispose(
+        ledger.registry,
+        _sender(ledger, CONTRACTOR),
+        ROOF_TILES_CRL,
+        500_000,
+        DisposalRoute.RECYCLING,
+    )
+    _inspect(ledger, ROOF_TILES_CRL, ALL_ABSENT, "roof tiles inspection")
+    claim_id = _claim(
+        ledger, "DST-RENO-05", [ROOF_TILES_CRL],
+        1_450_000, 10_000_000, 1_450, 0, "recycled tiles",
+    )  # fmt: skip
+
+    result = audit_claim(ledger, claim_id)
+
+    assert result.verified["reused_mass_grams"] == 0
+    assert result.flag_codes == [
+        "CLAIM_REUSED_MASS_ABOVE_VERIFIED",
+        "CLAIM_SHARE_ABOVE_VERIFIED",
+        "LOT_NOT_INSTALLED",
+        "NO_REUSE_FOOTPRINT",
+        "NO_TRANSPORT_DATA",
+    ]
+    assert result.lots[0].custody[-1].kind == "disposed"
+    assert result.lots[0].custody[-1].detail == "recycling"
+
+
+def test_install_above_balance_names_values(scenario: Scenario) -> None:
+    ledger = scenario.ledger
+    builder = dev_account(BUILDER).address.lower()
+
+    with pytest.raises(TransactionFailed) as raised:
+        install(
+            ledger.registry,
+            _sender(ledger, BUILDER),
+            DOORS_CRL,
+            1_000,
+            ascii_bytes32("DST-RENO-02"),
+        )
+
+    message = str(raised.value)
+    assert "install would revert" in message
+    assert "ERC1155InsufficientBalance" in message
+    assert f"sender={builder}" in message
+    assert "balance=0, needed=1000, tokenId=60" in message
 
 
 # ------------------------------------------------------------- inspections

@@ -19,7 +19,12 @@ from web3 import Web3
 
 from ledger.errors import ChainError
 from ledger.indexer.decode import DecodedEvent, EventDecoder
-from ledger.lifecycle import ConditionGrade, HazardChecks, HazardStatus
+from ledger.lifecycle import (
+    ConditionGrade,
+    DisposalRoute,
+    HazardChecks,
+    HazardStatus,
+)
 from ledger.writes import CustodyReason
 
 logger = logging.getLogger(__name__)
@@ -253,7 +258,7 @@ class ChainHistory:
                 args["holder"],
                 None,
                 args["quantity"],
-                str(args["route"]),
+                DisposalRoute(args["route"]).label,
                 args["referenceHash"],
             )
         elif name == "LotSplit":
