@@ -8,6 +8,14 @@ import {ReclaimRegistry} from "../ReclaimRegistry.sol";
 
 /// @notice The Foundry cheatcodes these tests use, with the signatures of forge-std's `Vm`.
 interface Cheats {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory logs);
     function prank(address msgSender) external;
     function startPrank(address msgSender) external;
     function stopPrank() external;
@@ -107,6 +115,47 @@ contract ReclaimRegistryEndOfLifeTest is RegistryFixture {
 
         _assertEq(registry.balanceOf(CONTRACTOR, lotId), 6_000, "balance after install");
         _assertEq(registry.balanceOf(address(0), lotId), 0, "zero address holds nothing");
+    }
+
+    function testInstallEmitsBurnThenLotInstalled() public {
+        uint256 lotId = _registerLot(registry, CONTRACTOR, BUILDING_A, 10_000);
+
+        VM.recordLogs();
+        VM.prank(CONTRACTOR);
+        registry.install(lotId, 4_000, DESTINATION, DOCUMENT);
+        Cheats.Log[] memory logs = VM.getRecordedLogs();
+
+        _assertEq(logs.length, 2, "log count");
+        _assertEq(
+            logs[0].topics[0], keccak256("TransferSingle(address,address,address,uint256,uint256)"), "first event"
+        );
+        _assertEq(logs[0].topics[3], bytes32(0), "burnt to the zero address");
+        _assertEq(logs[1].topics[0], IReclaimRegistry.LotInstalled.selector, "second event");
+        _assertEq(uint256(logs[1].topics[1]), lotId, "installed lot");
+        _assertEq(logs[1].topics[2], DESTINATION, "destination");
+        _assertEq(logs[1].topics[3], bytes32(uint256(uint160(CONTRACTOR))), "holder");
+        (uint256 quantity, bytes32 referenceHash) = abi.decode(logs[1].data, (uint256, bytes32));
+        _assertEq(quantity, 4_000, "installed quantity");
+        _assertEq(referenceHash, DOCUMENT, "reference hash");
+    }
+
+    function testSplitEmitsBurnSplitThenMint() public {
+        uint256 lotId = _registerLot(registry, CONTRACTOR, BUILDING_A, 10_000);
+
+        VM.recordLogs();
+        VM.prank(CONTRACTOR);
+        registry.split(lotId, _pair(3_000, 2_000));
+        Cheats.Log[] memory logs = VM.getRecordedLogs();
+
+        _assertEq(logs.length, 3, "log count");
+        _assertEq(logs[0].topics[0], keccak256("TransferSingle(address,address,address,uint256,uint256)"), "burn first");
+        _assertEq(logs[1].topics[0], IReclaimRegistry.LotSplit.selector, "split second");
+        _assertEq(
+            logs[2].topics[0], keccak256("TransferBatch(address,address,address,uint256[],uint256[])"), "mint last"
+        );
+        (uint256[] memory children, uint256[] memory quantities) = abi.decode(logs[1].data, (uint256[], uint256[]));
+        _assertEq(children[0], lotId + 1, "first child in event");
+        _assertEq(quantities[1], 2_000, "second quantity in event");
     }
 
     function testInstalledQuantityCannotMoveAgain() public {
