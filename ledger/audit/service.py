@@ -143,7 +143,9 @@ def compute_figures(
         reused_mass_grams=_floor(reused),
         total_mass_grams=total_mass_grams,
         reuse_share_bps=_floor(reused * BPS_SCALE / total_mass_grams),
-        co2e_avoided_grams=_floor(co2e),
+        # A reuse footprint above the new product's factor gives a negative saving,
+        # which a claim states as zero.
+        co2e_avoided_grams=max(_floor(co2e), 0),
         method_version=method_version,
         document_hash=document_hash,
     )
