@@ -23,11 +23,15 @@ node_modules/.installed: package.json package-lock.json
 
 # Starts the local chain, imports the sample inventory, runs a custody scenario
 # (contractor -> reclamation yard -> two buyers sharing one lot of doors), and prints
-# provenance and totals from the SQLite mirror. Lots and transfers recorded by an
-# earlier run are skipped; the chain's state stays in var/ for the next run.
+# provenance and totals from the SQLite mirror. A builder then installs doors and tiles
+# into a renovation, an inspector clears them, the owner claims the reuse and an
+# auditor approves it after recomputing the claim from the chain; the report goes to
+# var/. Steps recorded by an earlier run are skipped; the chain's state stays in var/.
 RECLAIM := $(BIN)/reclaim
 DOORS := 5
 PARQUET := 28
+RENOVATION := DST-CHARLEROI-01
+CLAIM := 1
 
 demo: setup
 	$(RECLAIM) chain start
@@ -40,6 +44,14 @@ demo: setup
 	$(RECLAIM) history $(DOORS)
 	$(RECLAIM) history $(PARQUET)
 	$(RECLAIM) summary
+	$(RECLAIM) grant inspector ACT-010
+	$(RECLAIM) grant auditor ACT-011
+	$(RECLAIM) inspect $(DOORS) --from ACT-010 --grade A --fit-for interior-door --evidence data/demo/inspection-LGE-005.txt --asbestos absent --lead-paint absent --pcb absent --bituminous-adhesive absent --once
+	$(RECLAIM) inspect $(PARQUET) --from ACT-010 --grade B --fit-for floor-tile --evidence data/demo/inspection-NAM-002.txt --asbestos absent --lead-paint absent --pcb absent --bituminous-adhesive absent --once
+	$(RECLAIM) install $(DOORS) --from ACT-009 --building $(RENOVATION) --quantity 48 --reference demo/$(RENOVATION)/delivery-1 --once
+	$(RECLAIM) install $(PARQUET) --from ACT-009 --building $(RENOVATION) --quantity 120.5 --reference demo/$(RENOVATION)/delivery-2 --once
+	$(RECLAIM) claim --from ACT-008 --building $(RENOVATION) --lots $(DOORS),$(PARQUET) --total-mass-kg 20000 --document data/demo/claim-$(RENOVATION).txt --once
+	$(RECLAIM) audit $(CLAIM) --approve --from ACT-011 --reason "Installed lots, origins, inspections and figures match the chain." --once --json var/audit-claim-$(CLAIM).json --html var/audit-claim-$(CLAIM).html --pdf var/audit-claim-$(CLAIM).pdf
 	$(RECLAIM) chain stop
 
 test: setup test-contracts test-python

@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from web3 import Web3
 
+from api.audit import audit_router
 from ledger.chain.accounts import parse_address
 from ledger.chain.connection import rpc_url
 from ledger.context import open_engine
@@ -142,4 +143,5 @@ def create_app(settings: Settings) -> FastAPI:
             "lots": [_lot_json(lot) for lot in inventory],
         }
 
+    app.include_router(audit_router(settings, engine))
     return app

@@ -30,6 +30,79 @@ interface IReclaimRegistry {
         Return
     }
 
+    /// @notice Where a disposed quantity went (values 0 to 2). Recycling turns elements
+    /// into raw material, so it does not count as reuse.
+    enum DisposalRoute {
+        Landfill,
+        Incineration,
+        Recycling
+    }
+
+    /// @notice Result of one hazardous-substance check (values 0 to 2). The default,
+    /// zero, is `NotTested`, so a missing check never reads as a clearance.
+    enum HazardStatus {
+        NotTested,
+        Absent,
+        Present
+    }
+
+    /// @notice Condition grade of an inspected lot (values 0 to 2): A ready to reuse,
+    /// B needs refurbishing, C doubtful.
+    enum ConditionGrade {
+        A,
+        B,
+        C
+    }
+
+    /// @notice An inspector's attestation about a lot.
+    /// @param lotId The inspected lot.
+    /// @param inspector The account that recorded the attestation; only it can revoke.
+    /// @param grade A `ConditionGrade` value.
+    /// @param fitness Intended reuse the lot is fit for, as left-aligned ASCII (a code
+    /// such as "interior-door").
+    /// @param asbestos A `HazardStatus` value; so are `leadPaint`, `pcb` and
+    /// `bituminousAdhesive`.
+    /// @param evidenceHash sha256 of the evidence document (inspection report).
+    /// @param revoked True once the inspector revoked the attestation.
+    struct Inspection {
+        uint256 lotId;
+        address inspector;
+        uint8 grade;
+        bytes32 fitness;
+        uint8 asbestos;
+        uint8 leadPaint;
+        uint8 pcb;
+        uint8 bituminousAdhesive;
+        bytes32 evidenceHash;
+        bool revoked;
+    }
+
+    /// @notice Figures of a circularity claim, as the project owner states them.
+    /// @param destinationBuildingId The building into which the counted lots were installed.
+    /// @param lotIds The lots whose installations into that building the claim counts.
+    /// @param reusedMassGrams Reused mass installed, in grams.
+    /// @param totalMassGrams Total mass of the building's materials, in grams.
+    /// @param reuseShareBps Reuse share in basis points (1 % is 100).
+    /// @param co2eAvoidedGrams Emissions avoided, in grams of CO2 equivalent.
+    /// @param methodVersion Version of the calculation method, as left-aligned ASCII.
+    /// @param documentHash sha256 of the claim document.
+    struct ClaimInput {
+        bytes32 destinationBuildingId;
+        uint256[] lotIds;
+        uint256 reusedMassGrams;
+        uint256 totalMassGrams;
+        uint256 reuseShareBps;
+        uint256 co2eAvoidedGrams;
+        bytes32 methodVersion;
+        bytes32 documentHash;
+    }
+
+    /// @notice A registered claim: its input and the account that registered it.
+    struct Claim {
+        ClaimInput input;
+        address owner;
+    }
+
     /// @notice One lot to register.
     /// @param buildingId Id of the registered origin building.
     /// @param category Element category as left-aligned ASCII, such as "flooring".
@@ -104,6 +177,111 @@ interface IReclaimRegistry {
         address operator
     );
 
+    /// @notice A quantity of a lot was installed into a building and left circulation
+    /// for good: it was burnt from `holder`'s balance.
+    /// @param lotId The lot.
+    /// @param destinationBuildingId The building the quantity was installed into.
+    /// @param holder The custodian that installed it.
+    /// @param quantity Quantity installed, in thousandths of the lot's unit.
+    /// @param referenceHash Hash of the supporting document (delivery note), or zero.
+    event LotInstalled(
+        uint256 indexed lotId,
+        bytes32 indexed destinationBuildingId,
+        address indexed holder,
+        uint256 quantity,
+        bytes32 referenceHash
+    );
+
+    /// @notice A quantity of a lot reached its end of life and was burnt from `holder`.
+    /// @param lotId The lot.
+    /// @param holder The custodian that disposed of it.
+    /// @param route A `DisposalRoute` value.
+    /// @param quantity Quantity disposed of, in thousandths of the lot's unit.
+    /// @param referenceHash Hash of the supporting document (waste transfer note), or zero.
+    event LotDisposed(
+        uint256 indexed lotId, address indexed holder, uint8 route, uint256 quantity, bytes32 referenceHash
+    );
+
+    /// @notice Quantities of a lot were burnt from `holder` and minted to it as new lots.
+    /// @param parentLotId The lot that was split.
+    /// @param holder The custodian of the parent quantity and of the new lots.
+    /// @param childLotIds The new lots, in the order of `quantities`.
+    /// @param quantities Quantity of each new lot, in thousandths of the common unit.
+    event LotSplit(uint256 indexed parentLotId, address indexed holder, uint256[] childLotIds, uint256[] quantities);
+
+    /// @notice Quantities of several lots of one kind were burnt from `holder` and
+    /// minted to it as one new lot.
+    /// @param lotId The new lot.
+    /// @param holder The custodian of the parent quantities and of the new lot.
+    /// @param parentLotIds The merged lots.
+    /// @param quantities Quantity taken from each parent, in thousandths of the common unit.
+    event LotsMerged(uint256 indexed lotId, address indexed holder, uint256[] parentLotIds, uint256[] quantities);
+
+    /// @notice An inspector recorded an attestation about a lot.
+    /// @param inspectionId The attestation's id.
+    /// @param lotId The inspected lot.
+    /// @param inspector The inspector's account.
+    /// @param grade A `ConditionGrade` value.
+    /// @param fitness Intended reuse the lot is fit for (left-aligned ASCII).
+    /// @param asbestos A `HazardStatus` value; so are the three checks that follow.
+    /// @param leadPaint Lead paint check.
+    /// @param pcb Polychlorinated biphenyls check.
+    /// @param bituminousAdhesive Bituminous adhesive check.
+    /// @param evidenceHash sha256 of the evidence document.
+    event InspectionRecorded(
+        uint256 indexed inspectionId,
+        uint256 indexed lotId,
+        address indexed inspector,
+        uint8 grade,
+        bytes32 fitness,
+        uint8 asbestos,
+        uint8 leadPaint,
+        uint8 pcb,
+        uint8 bituminousAdhesive,
+        bytes32 evidenceHash
+    );
+
+    /// @notice The author of an attestation revoked it.
+    /// @param inspectionId The attestation.
+    /// @param lotId The inspected lot.
+    /// @param inspector The author, who revoked it.
+    /// @param reasonHash Hash of the document giving the reason.
+    event InspectionRevoked(
+        uint256 indexed inspectionId, uint256 indexed lotId, address indexed inspector, bytes32 reasonHash
+    );
+
+    /// @notice A project owner registered a circularity claim.
+    /// @param claimId The claim's id.
+    /// @param destinationBuildingId The building the claim is about.
+    /// @param owner The account that registered the claim.
+    /// @param lotIds The lots whose installations into the building the claim counts.
+    /// @param reusedMassGrams Claimed reused mass, in grams.
+    /// @param totalMassGrams Claimed total mass of materials, in grams.
+    /// @param reuseShareBps Claimed reuse share, in basis points.
+    /// @param co2eAvoidedGrams Claimed emissions avoided, in grams of CO2e.
+    /// @param methodVersion Version of the calculation method (left-aligned ASCII).
+    /// @param documentHash sha256 of the claim document.
+    event ClaimRegistered(
+        uint256 indexed claimId,
+        bytes32 indexed destinationBuildingId,
+        address indexed owner,
+        uint256[] lotIds,
+        uint256 reusedMassGrams,
+        uint256 totalMassGrams,
+        uint256 reuseShareBps,
+        uint256 co2eAvoidedGrams,
+        bytes32 methodVersion,
+        bytes32 documentHash
+    );
+
+    /// @notice An auditor approved or rejected a claim. A later decision supersedes an
+    /// earlier one; both stay on chain.
+    /// @param claimId The claim.
+    /// @param auditor The auditor's account.
+    /// @param approved True for approval, false for rejection.
+    /// @param reasonsHash Hash of the audit report that gives the reasons.
+    event ClaimAudited(uint256 indexed claimId, address indexed auditor, bool approved, bytes32 reasonsHash);
+
     /*//////////////////////////////////////////////////////////////
                                  ERRORS
     //////////////////////////////////////////////////////////////*/
@@ -143,6 +321,45 @@ interface IReclaimRegistry {
 
     /// @notice A custody transfer named the same account as sender and receiver.
     error ReclaimRegistrySelfTransfer(address holder);
+
+    /// @notice A destination building id was zero.
+    error ReclaimRegistryInvalidDestination(bytes32 destinationBuildingId);
+
+    /// @notice A route value was outside the `DisposalRoute` range.
+    error ReclaimRegistryInvalidRoute(uint8 route);
+
+    /// @notice A merge named fewer than two lots.
+    error ReclaimRegistryTooFewLots(uint256 count);
+
+    /// @notice A merge named the same lot twice.
+    error ReclaimRegistryDuplicateLot(uint256 lotId);
+
+    /// @notice Two merged lots differ in category, unit or unit mass.
+    error ReclaimRegistryIncompatibleLots(uint256 lotId, uint256 otherLotId);
+
+    /// @notice A grade value was outside the `ConditionGrade` range.
+    error ReclaimRegistryInvalidGrade(uint8 grade);
+
+    /// @notice A hazard check value was outside the `HazardStatus` range.
+    error ReclaimRegistryInvalidHazardStatus(uint8 status);
+
+    /// @notice A document hash (evidence, reason or claim document) was zero.
+    error ReclaimRegistryInvalidDocumentHash(bytes32 documentHash);
+
+    /// @notice An inspection id does not name a recorded attestation.
+    error ReclaimRegistryUnknownInspection(uint256 inspectionId);
+
+    /// @notice Someone other than its author tried to revoke an attestation.
+    error ReclaimRegistryNotInspectionAuthor(uint256 inspectionId, address caller, address inspector);
+
+    /// @notice An attestation was revoked already.
+    error ReclaimRegistryInspectionAlreadyRevoked(uint256 inspectionId);
+
+    /// @notice A claim id does not name a registered claim.
+    error ReclaimRegistryUnknownClaim(uint256 claimId);
+
+    /// @notice A reuse share was above 10,000 basis points, or a reused mass above the total.
+    error ReclaimRegistryInvalidShare(uint256 reuseShareBps, uint256 reusedMassGrams, uint256 totalMassGrams);
 
     /*//////////////////////////////////////////////////////////////
                                FUNCTIONS
@@ -185,6 +402,88 @@ interface IReclaimRegistry {
         uint8 reason,
         bytes32 referenceHash
     ) external;
+
+    /// @notice Installs `quantity` of lot `lotId` from the caller's balance into a
+    /// building; the quantity is burnt and can never move again.
+    /// @dev Requirements: the lot exists; `quantity` is non-zero and at most the caller's
+    /// balance; `destinationBuildingId` is non-zero. The destination need not be a
+    /// registered origin building: any left-aligned ASCII id names it.
+    /// Emits {TransferSingle} to the zero address, then {LotInstalled}.
+    function install(uint256 lotId, uint256 quantity, bytes32 destinationBuildingId, bytes32 referenceHash) external;
+
+    /// @notice Disposes of `quantity` of lot `lotId` from the caller's balance by `route`;
+    /// the quantity is burnt.
+    /// @dev Requirements: the lot exists; `quantity` is non-zero and at most the caller's
+    /// balance; `route` is a `DisposalRoute` value.
+    /// Emits {TransferSingle} to the zero address, then {LotDisposed}.
+    function dispose(uint256 lotId, uint256 quantity, uint8 route, bytes32 referenceHash) external;
+
+    /// @notice Burns the sum of `quantities` of lot `lotId` from the caller and mints one
+    /// new lot per quantity to the caller, with the parent's origin, kind and record.
+    /// @dev Requirements: the lot exists; `quantities` is not empty and has no zero;
+    /// the sum is at most the caller's balance.
+    /// Emits {TransferSingle} to the zero address, {LotSplit}, then {TransferBatch} from it.
+    /// @return childLotIds The new lots, with consecutive ids.
+    function split(uint256 lotId, uint256[] calldata quantities) external returns (uint256[] memory childLotIds);
+
+    /// @notice Burns `quantities[i]` of each lot `lotIds[i]` from the caller and mints
+    /// their sum to the caller as one new lot.
+    /// @dev Requirements: at least two distinct lots of the same category, unit and unit
+    /// mass (so that the new lot's mass is the sum of the parts' masses); both arrays
+    /// have the same length; no zero quantity; each at most the caller's balance. The new
+    /// lot's building id is the parents' common origin, or zero when they differ: read
+    /// its origins with {lotParents}.
+    /// Emits {TransferBatch} to the zero address, {LotsMerged}, then {TransferSingle}.
+    /// @return lotId The new lot.
+    function merge(uint256[] calldata lotIds, uint256[] calldata quantities) external returns (uint256 lotId);
+
+    /// @notice Records an inspector's attestation about lot `lotId`.
+    /// @dev Requirements: the caller has `INSPECTOR_ROLE`; the lot exists; `grade` and
+    /// every hazard status are in range; `evidenceHash` is non-zero.
+    /// Emits {InspectionRecorded}.
+    /// @param hazards Asbestos, lead paint, PCB and bituminous adhesive, as `HazardStatus`.
+    /// @return inspectionId The attestation's id.
+    function recordInspection(
+        uint256 lotId,
+        uint8 grade,
+        bytes32 fitness,
+        uint8[4] calldata hazards,
+        bytes32 evidenceHash
+    ) external returns (uint256 inspectionId);
+
+    /// @notice Revokes an attestation; only its author can.
+    /// @dev Requirements: the attestation exists and is not revoked; the caller is its
+    /// author; `reasonHash` is non-zero. Emits {InspectionRevoked}.
+    function revokeInspection(uint256 inspectionId, bytes32 reasonHash) external;
+
+    /// @notice Registers a circularity claim with the caller as its owner.
+    /// @dev Requirements: the destination id is non-zero; `lotIds` is not empty and every
+    /// lot exists; the share is at most 10,000 basis points and the reused mass at most
+    /// the total; `documentHash` is non-zero. Duplicate lot ids are recorded as given so
+    /// that an audit can flag them. Emits {ClaimRegistered}.
+    /// @return claimId The claim's id.
+    function registerClaim(ClaimInput calldata input) external returns (uint256 claimId);
+
+    /// @notice Records an auditor's approval or rejection of a claim.
+    /// @dev Requirements: the caller has `AUDITOR_ROLE`; the claim exists; `reasonsHash`
+    /// is non-zero. Emits {ClaimAudited}.
+    function recordAudit(uint256 claimId, bool approved, bytes32 reasonsHash) external;
+
+    /// @notice Returns the lots a split or merged lot was made from, with the quantity
+    /// taken from each; empty arrays for a registered lot.
+    function lotParents(uint256 lotId) external view returns (uint256[] memory lotIds, uint256[] memory quantities);
+
+    /// @notice Returns attestation `inspectionId`.
+    function inspection(uint256 inspectionId) external view returns (Inspection memory);
+
+    /// @notice Returns the number of attestations; ids run from 1 to this number.
+    function inspectionCount() external view returns (uint256);
+
+    /// @notice Returns claim `claimId`.
+    function claim(uint256 claimId) external view returns (Claim memory);
+
+    /// @notice Returns the number of claims; ids run from 1 to this number.
+    function claimCount() external view returns (uint256);
 
     /// @notice Returns the registered data of lot `lotId`.
     /// @dev Reverts with {ReclaimRegistryUnknownLot} when the lot does not exist.

@@ -30,10 +30,24 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
 
     uint8 private constant _MAX_UNIT = uint8(type(Unit).max);
     uint8 private constant _MAX_REASON = uint8(type(CustodyReason).max);
+    uint8 private constant _MAX_ROUTE = uint8(type(DisposalRoute).max);
+    uint8 private constant _MAX_GRADE = uint8(type(ConditionGrade).max);
+    uint8 private constant _MAX_HAZARD = uint8(type(HazardStatus).max);
+    uint256 private constant _MAX_SHARE_BPS = 10_000;
 
     mapping(bytes32 buildingId => bytes32 recordHash) private _buildings;
     mapping(uint256 lotId => Lot) private _lots;
     uint256 private _lotCount;
+
+    // Lots a split or merged lot was made from, and the quantity taken from each.
+    mapping(uint256 lotId => uint256[] parentLotIds) private _parents;
+    mapping(uint256 lotId => uint256[] quantities) private _parentQuantities;
+
+    mapping(uint256 inspectionId => Inspection) private _inspections;
+    uint256 private _inspectionCount;
+
+    mapping(uint256 claimId => Claim) private _claims;
+    uint256 private _claimCount;
 
     // Reason and reference of the custody move in progress; zero (Unspecified) for
     // plain ERC-1155 transfers. Cleared before the receiver's hook runs.
@@ -171,6 +185,183 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
     }
 
     /*//////////////////////////////////////////////////////////////
+                              END OF LIFE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IReclaimRegistry
+    function install(uint256 lotId, uint256 quantity, bytes32 destinationBuildingId, bytes32 referenceHash) external {
+        _checkLotExists(lotId);
+        if (quantity == 0) revert ReclaimRegistryZeroQuantity(lotId);
+        if (destinationBuildingId == bytes32(0)) revert ReclaimRegistryInvalidDestination(destinationBuildingId);
+        address holder = _msgSender();
+
+        _burn(holder, lotId, quantity);
+
+        emit LotInstalled(lotId, destinationBuildingId, holder, quantity, referenceHash);
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function dispose(uint256 lotId, uint256 quantity, uint8 route, bytes32 referenceHash) external {
+        _checkLotExists(lotId);
+        if (quantity == 0) revert ReclaimRegistryZeroQuantity(lotId);
+        if (route > _MAX_ROUTE) revert ReclaimRegistryInvalidRoute(route);
+        address holder = _msgSender();
+
+        _burn(holder, lotId, quantity);
+
+        emit LotDisposed(lotId, holder, route, quantity, referenceHash);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              SPLIT, MERGE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IReclaimRegistry
+    function split(uint256 lotId, uint256[] calldata quantities) external returns (uint256[] memory childLotIds) {
+        _checkLotExists(lotId);
+        uint256 count = quantities.length;
+        if (count == 0) revert ReclaimRegistryEmptyBatch();
+        address holder = _msgSender();
+        Lot memory parent = _lots[lotId];
+
+        uint256 total = 0;
+        uint256 firstChild = _lotCount + 1;
+        childLotIds = new uint256[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 childId = firstChild + i;
+            uint256 quantity = quantities[i];
+            if (quantity == 0) revert ReclaimRegistryZeroQuantity(childId);
+            total += quantity;
+
+            parent.quantity = quantity;
+            _lots[childId] = parent;
+            _parents[childId].push(lotId);
+            _parentQuantities[childId].push(quantity);
+            childLotIds[i] = childId;
+        }
+        _lotCount = firstChild + count - 1;
+
+        _burn(holder, lotId, total);
+        emit LotSplit(lotId, holder, childLotIds, quantities);
+        _mintBatch(holder, childLotIds, quantities, "");
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function merge(uint256[] calldata lotIds, uint256[] calldata quantities) external returns (uint256 lotId) {
+        uint256 count = lotIds.length;
+        if (count < 2) revert ReclaimRegistryTooFewLots(count);
+        if (count != quantities.length) revert ReclaimRegistryLengthMismatch(count, quantities.length);
+        address holder = _msgSender();
+
+        Lot memory merged = _checkMergeable(lotIds, quantities);
+        lotId = _lotCount + 1;
+        _lotCount = lotId;
+        _lots[lotId] = merged;
+        _parents[lotId] = lotIds;
+        _parentQuantities[lotId] = quantities;
+
+        _burnBatch(holder, lotIds, quantities);
+        emit LotsMerged(lotId, holder, lotIds, quantities);
+        _mint(holder, lotId, merged.quantity, "");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              INSPECTIONS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IReclaimRegistry
+    function recordInspection(
+        uint256 lotId,
+        uint8 grade,
+        bytes32 fitness,
+        uint8[4] calldata hazards,
+        bytes32 evidenceHash
+    ) external onlyRole(INSPECTOR_ROLE) returns (uint256 inspectionId) {
+        _checkLotExists(lotId);
+        if (grade > _MAX_GRADE) revert ReclaimRegistryInvalidGrade(grade);
+        for (uint256 i = 0; i < 4; ++i) {
+            if (hazards[i] > _MAX_HAZARD) revert ReclaimRegistryInvalidHazardStatus(hazards[i]);
+        }
+        if (evidenceHash == bytes32(0)) revert ReclaimRegistryInvalidDocumentHash(evidenceHash);
+
+        inspectionId = ++_inspectionCount;
+        _inspections[inspectionId] = Inspection({
+            lotId: lotId,
+            inspector: _msgSender(),
+            grade: grade,
+            fitness: fitness,
+            asbestos: hazards[0],
+            leadPaint: hazards[1],
+            pcb: hazards[2],
+            bituminousAdhesive: hazards[3],
+            evidenceHash: evidenceHash,
+            revoked: false
+        });
+
+        emit InspectionRecorded(
+            inspectionId,
+            lotId,
+            _msgSender(),
+            grade,
+            fitness,
+            hazards[0],
+            hazards[1],
+            hazards[2],
+            hazards[3],
+            evidenceHash
+        );
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function revokeInspection(uint256 inspectionId, bytes32 reasonHash) external {
+        if (inspectionId == 0 || inspectionId > _inspectionCount) {
+            revert ReclaimRegistryUnknownInspection(inspectionId);
+        }
+        Inspection storage found = _inspections[inspectionId];
+        if (found.inspector != _msgSender()) {
+            revert ReclaimRegistryNotInspectionAuthor(inspectionId, _msgSender(), found.inspector);
+        }
+        if (found.revoked) revert ReclaimRegistryInspectionAlreadyRevoked(inspectionId);
+        if (reasonHash == bytes32(0)) revert ReclaimRegistryInvalidDocumentHash(reasonHash);
+
+        found.revoked = true;
+
+        emit InspectionRevoked(inspectionId, found.lotId, found.inspector, reasonHash);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 CLAIMS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IReclaimRegistry
+    function registerClaim(ClaimInput calldata input) external returns (uint256 claimId) {
+        if (input.destinationBuildingId == bytes32(0)) {
+            revert ReclaimRegistryInvalidDestination(input.destinationBuildingId);
+        }
+        if (input.lotIds.length == 0) revert ReclaimRegistryEmptyBatch();
+        for (uint256 i = 0; i < input.lotIds.length; ++i) {
+            _checkLotExists(input.lotIds[i]);
+        }
+        if (input.reuseShareBps > _MAX_SHARE_BPS || input.reusedMassGrams > input.totalMassGrams) {
+            revert ReclaimRegistryInvalidShare(input.reuseShareBps, input.reusedMassGrams, input.totalMassGrams);
+        }
+        if (input.documentHash == bytes32(0)) revert ReclaimRegistryInvalidDocumentHash(input.documentHash);
+
+        claimId = ++_claimCount;
+        _claims[claimId] = Claim({input: input, owner: _msgSender()});
+
+        _emitClaimRegistered(claimId, input);
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function recordAudit(uint256 claimId, bool approved, bytes32 reasonsHash) external onlyRole(AUDITOR_ROLE) {
+        _checkClaimExists(claimId);
+        if (reasonsHash == bytes32(0)) revert ReclaimRegistryInvalidDocumentHash(reasonsHash);
+
+        emit ClaimAudited(claimId, _msgSender(), approved, reasonsHash);
+    }
+
+    /*//////////////////////////////////////////////////////////////
                                  VIEWS
     //////////////////////////////////////////////////////////////*/
 
@@ -188,6 +379,36 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
     /// @inheritdoc IReclaimRegistry
     function lotCount() external view returns (uint256) {
         return _lotCount;
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function lotParents(uint256 lotId) external view returns (uint256[] memory lotIds, uint256[] memory quantities) {
+        _checkLotExists(lotId);
+        return (_parents[lotId], _parentQuantities[lotId]);
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function inspection(uint256 inspectionId) external view returns (Inspection memory) {
+        if (inspectionId == 0 || inspectionId > _inspectionCount) {
+            revert ReclaimRegistryUnknownInspection(inspectionId);
+        }
+        return _inspections[inspectionId];
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function inspectionCount() external view returns (uint256) {
+        return _inspectionCount;
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function claim(uint256 claimId) external view returns (Claim memory) {
+        _checkClaimExists(claimId);
+        return _claims[claimId];
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function claimCount() external view returns (uint256) {
+        return _claimCount;
     }
 
     /// @notice Returns true when this contract implements `interfaceId` (ERC-165).
@@ -211,6 +432,55 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
 
     function _checkLotExists(uint256 lotId) private view {
         if (lotId == 0 || lotId > _lotCount) revert ReclaimRegistryUnknownLot(lotId);
+    }
+
+    function _checkClaimExists(uint256 claimId) private view {
+        if (claimId == 0 || claimId > _claimCount) revert ReclaimRegistryUnknownClaim(claimId);
+    }
+
+    /// @dev Returns the merged lot's data: the parents' common kind, the summed quantity,
+    /// and the common origin building or zero when the origins differ.
+    function _checkMergeable(uint256[] calldata lotIds, uint256[] calldata quantities)
+        private
+        view
+        returns (Lot memory merged)
+    {
+        _checkLotExists(lotIds[0]);
+        merged = _lots[lotIds[0]];
+        merged.recordHash = bytes32(0);
+        merged.quantity = 0;
+        for (uint256 i = 0; i < lotIds.length; ++i) {
+            uint256 id = lotIds[i];
+            _checkLotExists(id);
+            if (quantities[i] == 0) revert ReclaimRegistryZeroQuantity(id);
+            for (uint256 j = 0; j < i; ++j) {
+                if (lotIds[j] == id) revert ReclaimRegistryDuplicateLot(id);
+            }
+            Lot storage part = _lots[id];
+            if (
+                part.category != merged.category || part.unit != merged.unit
+                    || part.unitMassGrams != merged.unitMassGrams
+            ) {
+                revert ReclaimRegistryIncompatibleLots(lotIds[0], id);
+            }
+            if (part.buildingId != merged.buildingId) merged.buildingId = bytes32(0);
+            merged.quantity += quantities[i];
+        }
+    }
+
+    function _emitClaimRegistered(uint256 claimId, ClaimInput calldata input) private {
+        emit ClaimRegistered(
+            claimId,
+            input.destinationBuildingId,
+            _msgSender(),
+            input.lotIds,
+            input.reusedMassGrams,
+            input.totalMassGrams,
+            input.reuseShareBps,
+            input.co2eAvoidedGrams,
+            input.methodVersion,
+            input.documentHash
+        );
     }
 
     /// @dev Emits {CustodyTransferred} for every moved lot right after the balances change

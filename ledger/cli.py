@@ -371,6 +371,10 @@ def serve(
     uvicorn.run(create_app(state.settings), host=host, port=port)
 
 
+# Registers the end-of-life, inspection, claim and audit commands on ``app``.
+from ledger import cli_audit  # noqa: E402, F401
+
+
 def main() -> None:
     """Run the CLI, printing known errors as one clear line."""
     try:

@@ -294,3 +294,133 @@ def _record(session: Session, record_hash: str) -> dict[str, Any] | None:
         select(Record.body).where(Record.record_hash == record_hash)
     ).scalar_one_or_none()
     return json.loads(body) if body is not None else None
+
+
+def lot_inspections(engine: Engine, lot_id: int) -> list[dict[str, Any]]:
+    """Return a lot's inspections in chain order, each with its revocation if any."""
+    from ledger.db.models import Inspection, InspectionRevocation
+
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Inspection)
+            .where(Inspection.lot_id == lot_id)
+            .order_by(Inspection.block_number, Inspection.log_index)
+        ).scalars()
+        inspections = [
+            {
+                "inspection_id": row.inspection_id,
+                "lot_id": row.lot_id,
+                "inspector": row.inspector,
+                "grade": "ABC"[row.grade] if 0 <= row.grade < 3 else str(row.grade),
+                "fitness": row.fitness,
+                "hazards": {
+                    "asbestos": _hazard_label(row.asbestos),
+                    "lead_paint": _hazard_label(row.lead_paint),
+                    "pcb": _hazard_label(row.pcb),
+                    "bituminous_adhesive": _hazard_label(row.bituminous_adhesive),
+                },
+                "evidence_hash": row.evidence_hash,
+                "recorded_at": utc(row.timestamp),
+                "block_number": row.block_number,
+                "transaction_hash": row.transaction_hash,
+                "revocation": None,
+            }
+            for row in rows
+        ]
+        by_id = {item["inspection_id"]: item for item in inspections}
+        revocations = session.execute(
+            select(InspectionRevocation)
+            .where(InspectionRevocation.lot_id == lot_id)
+            .order_by(InspectionRevocation.block_number)
+        ).scalars()
+        for revocation in revocations:
+            if revocation.inspection_id in by_id:
+                by_id[revocation.inspection_id]["revocation"] = {
+                    "reason_hash": revocation.reason_hash,
+                    "revoked_at": utc(revocation.timestamp),
+                    "block_number": revocation.block_number,
+                    "transaction_hash": revocation.transaction_hash,
+                }
+    return inspections
+
+
+def claim_details(engine: Engine, claim_id: int) -> dict[str, Any]:
+    """Return a claim as registered, with its audit decisions in chain order."""
+    from ledger.db.models import Claim, ClaimAudit
+
+    with Session(engine) as session:
+        row = session.execute(
+            select(Claim).where(Claim.claim_id == claim_id)
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFound(
+                f"Claim {claim_id} is not in the mirror; check the id or run "
+                "'reclaim index' to catch up with the chain."
+            )
+        decisions = [
+            {
+                "auditor": audit.auditor,
+                "approved": audit.approved,
+                "reasons_hash": audit.reasons_hash,
+                "decided_at": utc(audit.timestamp),
+                "block_number": audit.block_number,
+                "transaction_hash": audit.transaction_hash,
+            }
+            for audit in session.execute(
+                select(ClaimAudit)
+                .where(ClaimAudit.claim_id == claim_id)
+                .order_by(ClaimAudit.block_number, ClaimAudit.log_index)
+            ).scalars()
+        ]
+        installations = _installations_into(session, row.destination_building_id)
+        return {
+            "claim_id": row.claim_id,
+            "destination_building_id": row.destination_building_id,
+            "destination_reference": row.destination_reference,
+            "owner": row.owner,
+            "lot_ids": [int(value) for value in json.loads(row.lot_ids)],
+            "reused_mass_grams": row.reused_mass_grams,
+            "total_mass_grams": row.total_mass_grams,
+            "reuse_share_bps": row.reuse_share_bps,
+            "co2e_avoided_grams": row.co2e_avoided_grams,
+            "method_version": row.method_version,
+            "document_hash": row.document_hash,
+            "registered_at": utc(row.timestamp),
+            "block_number": row.block_number,
+            "transaction_hash": row.transaction_hash,
+            "installations": installations,
+            "decisions": decisions,
+            "status": _claim_status(decisions),
+        }
+
+
+def _installations_into(session: Session, building_id: str) -> list[dict[str, Any]]:
+    from ledger.db.models import Installation
+
+    rows = session.execute(
+        select(Installation)
+        .where(Installation.destination_building_id == building_id)
+        .order_by(Installation.block_number, Installation.log_index)
+    ).scalars()
+    return [
+        {
+            "lot_id": row.lot_id,
+            "holder": row.holder,
+            "quantity": row.quantity,
+            "reference_hash": row.reference_hash,
+            "block_number": row.block_number,
+            "transaction_hash": row.transaction_hash,
+        }
+        for row in rows
+    ]
+
+
+def _claim_status(decisions: list[dict[str, Any]]) -> str:
+    if not decisions:
+        return "pending"
+    return "approved" if decisions[-1]["approved"] else "rejected"
+
+
+def _hazard_label(value: int) -> str:
+    labels = ("not-tested", "absent", "present")
+    return labels[value] if 0 <= value < len(labels) else str(value)

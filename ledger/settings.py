@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     poll_interval: float = Field(
         DEFAULT_POLL_INTERVAL, gt=0, description="Seconds between polls in follow mode."
     )
+    carbon_factors: Path | None = Field(
+        None,
+        description="CSV of carbon factors for audits; empty means the sample file.",
+    )
     base_url: str = Field(
         "http://127.0.0.1:8000",
         description="Public base URL of the web service, used in passport links.",

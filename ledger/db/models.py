@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ForeignKey,
     Integer,
     MetaData,
@@ -166,3 +167,121 @@ class Record(Base):
     record_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
+
+
+class _ChainOrigin:
+    """Origin columns of a chain-derived row: where its event was logged."""
+
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(HASH)
+    transaction_hash: Mapped[str] = mapped_column(HASH)
+    log_index: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class Installation(_ChainOrigin, Base):
+    """A quantity of a lot installed into a building, which left circulation."""
+
+    __tablename__ = "installations"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lot_id: Mapped[int] = mapped_column(Uint256, index=True)
+    destination_building_id: Mapped[str] = mapped_column(HASH, index=True)
+    destination_reference: Mapped[str | None] = mapped_column(String(32))
+    holder: Mapped[str] = mapped_column(ADDRESS)
+    quantity: Mapped[int] = mapped_column(Uint256)
+    reference_hash: Mapped[str] = mapped_column(HASH)
+
+
+class Disposal(_ChainOrigin, Base):
+    """A quantity of a lot disposed of by landfill, incineration or recycling."""
+
+    __tablename__ = "disposals"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lot_id: Mapped[int] = mapped_column(Uint256, index=True)
+    holder: Mapped[str] = mapped_column(ADDRESS)
+    route: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Uint256)
+    reference_hash: Mapped[str] = mapped_column(HASH)
+
+
+class LotDerivation(_ChainOrigin, Base):
+    """A split or merge: lot ids and quantities as JSON arrays of decimal strings.
+
+    NOTE: lots made by a split or merge have no row in ``lots``, because the registry
+    emits no ``LotRegistered`` for them; their balances are in ``holdings``.
+    """
+
+    __tablename__ = "lot_derivations"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    holder: Mapped[str] = mapped_column(ADDRESS)
+    parent_lot_ids: Mapped[str] = mapped_column(Text)
+    child_lot_ids: Mapped[str] = mapped_column(Text)
+    quantities: Mapped[str] = mapped_column(Text)
+
+
+class Inspection(_ChainOrigin, Base):
+    """An inspector's attestation about a lot; revocations are their own rows."""
+
+    __tablename__ = "inspections"
+
+    inspection_id: Mapped[int] = mapped_column(Uint256, primary_key=True)
+    lot_id: Mapped[int] = mapped_column(Uint256, index=True)
+    inspector: Mapped[str] = mapped_column(ADDRESS)
+    grade: Mapped[int] = mapped_column(Integer)
+    fitness: Mapped[str] = mapped_column(String(66))
+    asbestos: Mapped[int] = mapped_column(Integer)
+    lead_paint: Mapped[int] = mapped_column(Integer)
+    pcb: Mapped[int] = mapped_column(Integer)
+    bituminous_adhesive: Mapped[int] = mapped_column(Integer)
+    evidence_hash: Mapped[str] = mapped_column(HASH)
+
+
+class InspectionRevocation(_ChainOrigin, Base):
+    """The revocation of an attestation by its author."""
+
+    __tablename__ = "inspection_revocations"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    inspection_id: Mapped[int] = mapped_column(Uint256, index=True)
+    lot_id: Mapped[int] = mapped_column(Uint256, index=True)
+    inspector: Mapped[str] = mapped_column(ADDRESS)
+    reason_hash: Mapped[str] = mapped_column(HASH)
+
+
+class Claim(_ChainOrigin, Base):
+    """A circularity claim as its owner registered it; lot ids as a JSON array."""
+
+    __tablename__ = "claims"
+
+    claim_id: Mapped[int] = mapped_column(Uint256, primary_key=True)
+    destination_building_id: Mapped[str] = mapped_column(HASH, index=True)
+    destination_reference: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str] = mapped_column(ADDRESS)
+    lot_ids: Mapped[str] = mapped_column(Text)
+    reused_mass_grams: Mapped[int] = mapped_column(Uint256)
+    total_mass_grams: Mapped[int] = mapped_column(Uint256)
+    reuse_share_bps: Mapped[int] = mapped_column(Uint256)
+    co2e_avoided_grams: Mapped[int] = mapped_column(Uint256)
+    method_version: Mapped[str] = mapped_column(String(66))
+    document_hash: Mapped[str] = mapped_column(HASH)
+
+
+class ClaimAudit(_ChainOrigin, Base):
+    """An auditor's approval or rejection of a claim; the latest one counts."""
+
+    __tablename__ = "claim_audits"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_id: Mapped[int] = mapped_column(Uint256, index=True)
+    auditor: Mapped[str] = mapped_column(ADDRESS)
+    approved: Mapped[bool] = mapped_column(Boolean)
+    reasons_hash: Mapped[str] = mapped_column(HASH)

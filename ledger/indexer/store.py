@@ -21,8 +21,15 @@ from sqlalchemy import Connection, delete, insert, select, update
 from ledger.db.models import (
     Block,
     Building,
+    Claim,
+    ClaimAudit,
+    Disposal,
     Holding,
+    Inspection,
+    InspectionRevocation,
+    Installation,
     Lot,
+    LotDerivation,
     RawEvent,
     SyncState,
     Transfer,
@@ -262,6 +269,101 @@ def _transfer_row(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _installation_row(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "lot_id": args["lotId"],
+        "destination_building_id": args["destinationBuildingId"],
+        "destination_reference": ascii_text(args["destinationBuildingId"]),
+        "holder": args["holder"],
+        "quantity": args["quantity"],
+        "reference_hash": args["referenceHash"],
+    }
+
+
+def _disposal_row(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "lot_id": args["lotId"],
+        "holder": args["holder"],
+        "route": args["route"],
+        "quantity": args["quantity"],
+        "reference_hash": args["referenceHash"],
+    }
+
+
+def _json_integers(values: Sequence[int]) -> str:
+    # uint256 values as decimal strings, so that JSON readers keep them exact.
+    return json.dumps([str(value) for value in values])
+
+
+def _split_row(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "split",
+        "holder": args["holder"],
+        "parent_lot_ids": _json_integers([args["parentLotId"]]),
+        "child_lot_ids": _json_integers(args["childLotIds"]),
+        "quantities": _json_integers(args["quantities"]),
+    }
+
+
+def _merge_row(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "merge",
+        "holder": args["holder"],
+        "parent_lot_ids": _json_integers(args["parentLotIds"]),
+        "child_lot_ids": _json_integers([args["lotId"]]),
+        "quantities": _json_integers(args["quantities"]),
+    }
+
+
+def _inspection_row(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "inspection_id": args["inspectionId"],
+        "lot_id": args["lotId"],
+        "inspector": args["inspector"],
+        "grade": args["grade"],
+        "fitness": ascii_text(args["fitness"]) or args["fitness"],
+        "asbestos": args["asbestos"],
+        "lead_paint": args["leadPaint"],
+        "pcb": args["pcb"],
+        "bituminous_adhesive": args["bituminousAdhesive"],
+        "evidence_hash": args["evidenceHash"],
+    }
+
+
+def _revocation_row(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "inspection_id": args["inspectionId"],
+        "lot_id": args["lotId"],
+        "inspector": args["inspector"],
+        "reason_hash": args["reasonHash"],
+    }
+
+
+def _claim_row(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "claim_id": args["claimId"],
+        "destination_building_id": args["destinationBuildingId"],
+        "destination_reference": ascii_text(args["destinationBuildingId"]),
+        "owner": args["owner"],
+        "lot_ids": _json_integers(args["lotIds"]),
+        "reused_mass_grams": args["reusedMassGrams"],
+        "total_mass_grams": args["totalMassGrams"],
+        "reuse_share_bps": args["reuseShareBps"],
+        "co2e_avoided_grams": args["co2eAvoidedGrams"],
+        "method_version": ascii_text(args["methodVersion"]) or args["methodVersion"],
+        "document_hash": args["documentHash"],
+    }
+
+
+def _claim_audit_row(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "claim_id": args["claimId"],
+        "auditor": args["auditor"],
+        "approved": bool(args["approved"]),
+        "reasons_hash": args["reasonsHash"],
+    }
+
+
 # Each event that maps to one row: its table and the function building the row from
 # the event's arguments. Every such table carries the row's origin (block number and
 # hash, transaction hash, log index, timestamp), and is append-only, so a reorg
@@ -271,6 +373,14 @@ ROW_EVENTS: dict[str, tuple[type[Any], Callable[[dict[str, Any]], dict[str, Any]
     "BuildingRegistered": (Building, _building_row),
     "LotRegistered": (Lot, _lot_row),
     "CustodyTransferred": (Transfer, _transfer_row),
+    "LotInstalled": (Installation, _installation_row),
+    "LotDisposed": (Disposal, _disposal_row),
+    "LotSplit": (LotDerivation, _split_row),
+    "LotsMerged": (LotDerivation, _merge_row),
+    "InspectionRecorded": (Inspection, _inspection_row),
+    "InspectionRevoked": (InspectionRevocation, _revocation_row),
+    "ClaimRegistered": (Claim, _claim_row),
+    "ClaimAudited": (ClaimAudit, _claim_audit_row),
 }
 
 

@@ -1,0 +1,1 @@
+"""Circularity claims audited against the chain: history replay, figures, reports."""
