@@ -139,15 +139,18 @@ interface IReclaimRegistry {
     /// @param recordHash keccak256 of the building's canonical off-chain JSON record.
     event BuildingRegistered(bytes32 indexed buildingId, bytes32 recordHash);
 
-    /// @notice A lot was registered and its whole quantity minted to `holder`.
+    /// @notice A lot was registered, or made by a split or merge, and its whole quantity
+    /// minted to `holder`.
     /// @param lotId The lot's id, which is also its ERC-1155 token id.
-    /// @param buildingId The origin building.
+    /// @param buildingId The origin building, or zero for a merge of lots from several
+    /// buildings (their origins are in `lotParents`).
     /// @param holder The first custodian, usually the deconstruction contractor.
     /// @param category Element category (left-aligned ASCII).
     /// @param unit A `Unit` value.
     /// @param quantity Quantity in thousandths of `unit`.
     /// @param unitMassGrams Mass of one whole unit, in grams.
-    /// @param recordHash keccak256 of the lot's canonical off-chain JSON record.
+    /// @param recordHash keccak256 of the lot's canonical off-chain JSON record; a split
+    /// child keeps its parent's, a merged lot has zero.
     event LotRegistered(
         uint256 indexed lotId,
         bytes32 indexed buildingId,

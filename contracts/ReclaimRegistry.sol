@@ -243,6 +243,9 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
 
         _burn(holder, lotId, total);
         emit LotSplit(lotId, holder, childLotIds, quantities);
+        for (uint256 i = 0; i < count; ++i) {
+            _emitLotRegistered(childLotIds[i], holder, _lots[childLotIds[i]]);
+        }
         _mintBatch(holder, childLotIds, quantities, "");
     }
 
@@ -262,6 +265,7 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
 
         _burnBatch(holder, lotIds, quantities);
         emit LotsMerged(lotId, holder, lotIds, quantities);
+        _emitLotRegistered(lotId, holder, merged);
         _mint(holder, lotId, merged.quantity, "");
     }
 
@@ -466,6 +470,22 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
             if (part.buildingId != merged.buildingId) merged.buildingId = bytes32(0);
             merged.quantity += quantities[i];
         }
+    }
+
+    /// @dev Announces a lot made by a split or merge like a registered one, so that
+    /// readers of `LotRegistered` see every lot. A merge of lots from different
+    /// buildings has a zero building id and a zero record hash.
+    function _emitLotRegistered(uint256 lotId, address holder, Lot memory record) private {
+        emit LotRegistered(
+            lotId,
+            record.buildingId,
+            holder,
+            record.category,
+            record.unit,
+            record.quantity,
+            record.unitMassGrams,
+            record.recordHash
+        );
     }
 
     function _emitClaimRegistered(uint256 claimId, ClaimInput calldata input) private {

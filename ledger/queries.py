@@ -11,7 +11,15 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from ledger.db.models import Building, Holding, Lot, Record, SyncState, Transfer
+from ledger.db.models import (
+    Building,
+    Holding,
+    Lot,
+    LotDerivation,
+    Record,
+    SyncState,
+    Transfer,
+)
 from ledger.errors import InvalidInput, NotFound
 from ledger.writes import CustodyReason
 
@@ -39,7 +47,7 @@ class LotView:
     """A lot with its origin, record and current holders."""
 
     lot_id: int
-    building_id: str
+    building_id: str | None
     building_reference: str | None
     category: str
     unit: int
@@ -214,11 +222,15 @@ def summary(engine: Engine) -> tuple[dict[str, SummaryLine], dict[str, SummaryLi
     by_building: dict[str, SummaryLine] = defaultdict(SummaryLine)
     with Session(engine) as session:
         rows = session.execute(
-            select(Lot, Building.reference).join(
+            select(Lot, Building.reference).outerjoin(
                 Building, Building.building_id == Lot.building_id
             )
         ).all()
+        derived = _derived_lot_ids(session)
     for lot, reference in rows:
+        # Lots made by a split or merge re-count quantities already registered.
+        if lot.lot_id in derived:
+            continue
         for line in (
             by_category[lot.category],
             by_building[reference or lot.building_id],
@@ -424,3 +436,11 @@ def _claim_status(decisions: list[dict[str, Any]]) -> str:
 def _hazard_label(value: int) -> str:
     labels = ("not-tested", "absent", "present")
     return labels[value] if 0 <= value < len(labels) else str(value)
+
+
+def _derived_lot_ids(session: Session) -> set[int]:
+    """Return the ids of lots made by a split or merge."""
+    ids: set[int] = set()
+    for children in session.scalars(select(LotDerivation.child_lot_ids)):
+        ids.update(int(lot_id) for lot_id in json.loads(children))
+    return ids

@@ -147,11 +147,15 @@ contract ReclaimRegistryEndOfLifeTest is RegistryFixture {
         registry.split(lotId, _pair(3_000, 2_000));
         Cheats.Log[] memory logs = VM.getRecordedLogs();
 
-        _assertEq(logs.length, 3, "log count");
+        _assertEq(logs.length, 5, "log count");
         _assertEq(logs[0].topics[0], keccak256("TransferSingle(address,address,address,uint256,uint256)"), "burn first");
         _assertEq(logs[1].topics[0], IReclaimRegistry.LotSplit.selector, "split second");
+        _assertEq(logs[2].topics[0], IReclaimRegistry.LotRegistered.selector, "first child announced");
+        _assertEq(logs[2].topics[1], bytes32(lotId + 1), "first child id");
+        _assertEq(logs[2].topics[2], BUILDING_A, "first child keeps the origin");
+        _assertEq(logs[3].topics[0], IReclaimRegistry.LotRegistered.selector, "second child announced");
         _assertEq(
-            logs[2].topics[0], keccak256("TransferBatch(address,address,address,uint256[],uint256[])"), "mint last"
+            logs[4].topics[0], keccak256("TransferBatch(address,address,address,uint256[],uint256[])"), "mint last"
         );
         (uint256[] memory children, uint256[] memory quantities) = abi.decode(logs[1].data, (uint256[], uint256[]));
         _assertEq(children[0], lotId + 1, "first child in event");

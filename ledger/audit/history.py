@@ -172,6 +172,8 @@ class ChainHistory:
     _balances: dict[tuple[int, str], int] = field(
         default_factory=lambda: defaultdict(int)
     )
+    # Lots made by a split or merge; their LotRegistered follows and adds nothing.
+    _derived: set[int] = field(default_factory=set)
 
     @classmethod
     def replay(cls, events: Sequence[DecodedEvent]) -> ChainHistory:
@@ -199,6 +201,8 @@ class ChainHistory:
     def _apply(self, event: DecodedEvent) -> None:
         args = event.args
         name = event.name
+        if name == "LotRegistered" and args["lotId"] in self._derived:
+            return
         if name == "LotRegistered":
             self._receive(event, args["lotId"], args["holder"], args["quantity"])
             self._move(
@@ -286,6 +290,7 @@ class ChainHistory:
         parent, holder = args["parentLotId"], args["holder"]
         children, quantities = args["childLotIds"], args["quantities"]
         self._send(event, parent, holder, sum(quantities))
+        self._derived.update(children)
         for child, quantity in zip(children, quantities, strict=True):
             self._move(
                 event,
@@ -312,6 +317,7 @@ class ChainHistory:
     def _apply_merge(self, event: DecodedEvent) -> None:
         args = event.args
         merged, holder = args["lotId"], args["holder"]
+        self._derived.add(merged)
         for parent, quantity in zip(
             args["parentLotIds"], args["quantities"], strict=True
         ):

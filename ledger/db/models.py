@@ -108,7 +108,8 @@ class Lot(Base):
     __tablename__ = "lots"
 
     lot_id: Mapped[int] = mapped_column(Uint256, primary_key=True)
-    building_id: Mapped[str] = mapped_column(
+    # None for a merge of lots from several buildings; lot_derivations names them.
+    building_id: Mapped[str | None] = mapped_column(
         ForeignKey("buildings.building_id"), index=True
     )
     first_holder: Mapped[str] = mapped_column(ADDRESS)
@@ -211,8 +212,8 @@ class Disposal(_ChainOrigin, Base):
 class LotDerivation(_ChainOrigin, Base):
     """A split or merge: lot ids and quantities as JSON arrays of decimal strings.
 
-    NOTE: lots made by a split or merge have no row in ``lots``, because the registry
-    emits no ``LotRegistered`` for them; their balances are in ``holdings``.
+    The lots it makes also have their rows in ``lots``, from the ``LotRegistered`` event
+    the registry emits for each of them.
     """
 
     __tablename__ = "lot_derivations"

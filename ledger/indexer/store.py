@@ -247,7 +247,8 @@ def _building_row(args: dict[str, Any]) -> dict[str, Any]:
 def _lot_row(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "lot_id": args["lotId"],
-        "building_id": args["buildingId"],
+        # A merge of lots from several buildings has no single origin.
+        "building_id": None if int(args["buildingId"], 16) == 0 else args["buildingId"],
         "first_holder": args["holder"],
         "category": ascii_text(args["category"]) or args["category"],
         "unit": args["unit"],

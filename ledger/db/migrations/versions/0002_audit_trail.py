@@ -33,6 +33,9 @@ def _event_position(table: str) -> sa.UniqueConstraint:
 
 
 def upgrade() -> None:
+    # Lots made by merging lots of several buildings have no single origin building.
+    with op.batch_alter_table("lots") as batch:
+        batch.alter_column("building_id", existing_type=sa.String(66), nullable=True)
     op.create_table(
         "installations",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -146,6 +149,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("lots") as batch:
+        batch.alter_column("building_id", existing_type=sa.String(66), nullable=False)
     for table in (
         "claim_audits",
         "claims",
