@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, MetaData, Table, func, inspect, literal, select
 from sqlalchemy.orm import Session
 
 from ledger.db.models import Building, Holding, Lot, Record, SyncState, Transfer
+from ledger.db.types import Uint256
 from ledger.errors import InvalidInput, NotFound
 from ledger.writes import CustodyReason
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+INSPECTIONS_TABLE = "inspections"
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,35 @@ def search_lots(
             session, query.order_by(Lot.lot_id).limit(limit).offset(offset)
         )
     return int(total), lots
+
+
+def lots_by_id(engine: Engine, lot_ids: list[int]) -> dict[int, LotView]:
+    """Return the mirror's view of each lot in ``lot_ids`` that it has, by id."""
+    if not lot_ids:
+        return {}
+    with Session(engine) as session:
+        views = _lot_views(session, select(Lot).where(Lot.lot_id.in_(lot_ids)))
+    return {view.lot_id: view for view in views}
+
+
+def lot_inspections(engine: Engine, lot_id: int) -> list[dict[str, Any]]:
+    """Return the mirror's inspection rows of a lot in chain order, as dicts.
+
+    Returns an empty list while the mirror has no ``inspections`` table. The table is
+    read by reflection, so every column it has is returned as stored.
+    """
+    # NOTE: assumes an inspections table with lot_id, block_number and log_index
+    # columns like the other chain-derived tables; revisit when its model exists.
+    if not inspect(engine).has_table(INSPECTIONS_TABLE):
+        return []
+    table = Table(INSPECTIONS_TABLE, MetaData(), autoload_with=engine)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(table)
+            .where(table.c.lot_id == literal(lot_id, Uint256()))
+            .order_by(table.c.block_number, table.c.log_index)
+        ).mappings()
+        return [dict(row) for row in rows]
 
 
 def building_inventory(
