@@ -17,6 +17,7 @@ DEFAULT_CHAIN_ID = 31337
 DEFAULT_ANVIL_ACCOUNTS = 20
 DEFAULT_LOG_RANGE = 2_000
 DEFAULT_POLL_INTERVAL = 1.0
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -58,9 +59,9 @@ class Settings(BaseSettings):
     poll_interval: float = Field(
         DEFAULT_POLL_INTERVAL, gt=0, description="Seconds between polls in follow mode."
     )
-    base_url: str = Field(
-        "http://127.0.0.1:8000",
-        description="Public base URL of the web service, used in passport links.",
+    public_url: str = Field(
+        DEFAULT_PUBLIC_URL,
+        description="Public base URL of the web service, printed in QR labels.",
     )
 
     @property
