@@ -7,8 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from web3 import Web3
 
+from api.pages import STATIC_DIR, create_pages_router
 from ledger.chain.accounts import parse_address
 from ledger.context import open_engine
 from ledger.errors import InvalidInput, LedgerError, NotFound
@@ -21,6 +23,7 @@ from ledger.queries import (
     lot_history,
     search_lots,
 )
+from ledger.search import SearchQuery, search
 from ledger.settings import Settings
 
 
@@ -56,6 +59,10 @@ def create_app(settings: Settings) -> FastAPI:
         description="Provenance of reclaimed building materials.",
         version="0.1.0",
     )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Before the JSON routes: its /search and /buildings/{reference} pages answer
+    # the requests that accept HTML, and the JSON routes below answer the rest.
+    app.include_router(create_pages_router(settings, engine))
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
@@ -115,6 +122,27 @@ def create_app(settings: Settings) -> FastAPI:
         address = parse_address(holder).lower() if holder else None
         total, page = search_lots(engine, category, building, address, limit, offset)
         return {"total": total, "lots": [_lot_json(lot) for lot in page]}
+
+    @app.get("/search")
+    def search_lots_route(request: Request) -> dict[str, Any]:
+        """Search lots by words, fields and distance; browsers get the search page.
+
+        Parameters: q, category, material, condition (minimum grade A, B or C),
+        min_quantity (in the lot's unit), max_price (euros per unit), available_by
+        (YYYY-MM-DD), lat and lon (decimal degrees), within_km, sort (lot, distance,
+        price or date), page, page_size (at most 100).
+        """
+        page = search(engine, SearchQuery.from_params(dict(request.query_params)))
+        return {
+            "total": page.total,
+            "page": page.query.page,
+            "page_size": page.query.page_size,
+            "page_count": page.page_count,
+            "results": [
+                {**_lot_json(hit.lot), "distance_km": hit.distance_km}
+                for hit in page.hits
+            ],
+        }
 
     @app.get("/buildings/{reference}")
     def building(reference: str) -> dict[str, Any]:

@@ -334,6 +334,22 @@ def _entry_row(record_hash: str, kind: str, record: dict[str, Any]) -> dict[str,
     return row
 
 
+def filter_choices(engine: Engine) -> dict[str, list[str]]:
+    """Return the categories and materials present in the mirror, sorted."""
+    refresh_search_entries(engine)
+    with engine.connect() as connection:
+        categories = connection.execute(
+            select(Lot.category).distinct().order_by(Lot.category)
+        ).scalars()
+        materials = connection.execute(
+            select(SearchEntry.material)
+            .where(SearchEntry.kind == "lot", SearchEntry.material.is_not(None))
+            .distinct()
+            .order_by(SearchEntry.material)
+        ).scalars()
+        return {"categories": list(categories), "materials": list(materials)}
+
+
 # --------------------------------------------------------------- candidates
 
 
@@ -499,20 +515,3 @@ def _search_near(
         len(matches),
         {lot_id: distance for lot_id, distance, *_ in page},
     )
-
-
-__all__ = [
-    "CONDITION_GRADES",
-    "DEFAULT_PAGE_SIZE",
-    "MAX_PAGE_SIZE",
-    "SORT_ORDERS",
-    "GeoPoint",
-    "SearchHit",
-    "SearchPage",
-    "SearchQuery",
-    "haversine_km",
-    "inventory_candidates",
-    "normalise_text",
-    "refresh_search_entries",
-    "search",
-]
