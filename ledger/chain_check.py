@@ -47,6 +47,14 @@ class ChainCheck:
     block_number: int | None = None
     differences: list[str] = field(default_factory=list)
     notice: str | None = None
+    chain_head: int | None = None
+
+    @property
+    def blocks_behind(self) -> int:
+        """Number of chain blocks newer than the checked block; 0 when unknown."""
+        if self.chain_head is None or self.block_number is None:
+            return 0
+        return max(0, self.chain_head - self.block_number)
 
 
 @dataclass(frozen=True)
@@ -81,8 +89,9 @@ def check_lot(settings: Settings, engine: Engine, lot_id: int) -> ChainCheck:
         )
     )
     try:
+        head = w3.eth.block_number
         differences = _compare(w3, state, lot_id)
-    except (requests.RequestException, Web3Exception, OSError) as exc:
+    except (requests.RequestException, OSError) as exc:
         logger.warning("Chain check of lot %d at %s failed: %s", lot_id, url, exc)
         return ChainCheck(
             "unavailable",
@@ -92,6 +101,16 @@ def check_lot(settings: Settings, engine: Engine, lot_id: int) -> ChainCheck:
                 f"({type(exc).__name__}), so the lot was not checked."
             ),
         )
+    except Web3Exception as exc:
+        logger.warning("Chain check of lot %d at %s failed: %s", lot_id, url, exc)
+        return ChainCheck(
+            "unavailable",
+            state.last_block,
+            notice=(
+                f"The chain node at {url} returned an error for block "
+                f"{state.last_block} ({exc}), so the lot was not checked."
+            ),
+        )
     if differences:
         logger.warning(
             "Lot %d differs from the chain at block %d: %s",
@@ -99,8 +118,8 @@ def check_lot(settings: Settings, engine: Engine, lot_id: int) -> ChainCheck:
             state.last_block,
             "; ".join(differences),
         )
-        return ChainCheck("disagrees", state.last_block, differences)
-    return ChainCheck("agrees", state.last_block)
+        return ChainCheck("disagrees", state.last_block, differences, chain_head=head)
+    return ChainCheck("agrees", state.last_block, chain_head=head)
 
 
 def _read_mirror(engine: Engine, lot_id: int) -> _MirrorState | None:

@@ -171,6 +171,22 @@ def test_passport_badge_agrees(site: Site) -> None:
     assert "https://reclaim.test/passport/5" in text
 
 
+def test_passport_notes_newer_blocks(site: Site) -> None:
+    info = anvil.read_info(site.data_dir)
+    assert info is not None
+    before = httpx.post(
+        info.rpc_url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
+    ).json()["result"]
+    mined = {"jsonrpc": "2.0", "id": 2, "method": "evm_mine", "params": []}
+    httpx.post(info.rpc_url, json=mined).raise_for_status()
+    behind = int(before, 16) + 1 - site.last_block
+
+    text = _page_text(site, f"/passport/{DOORS_LOT}")
+    assert f"Checked against the chain at block {site.last_block}" in text
+    assert f"The chain has {behind} newer block" in text
+
+
 def test_passport_unknown_lot(site: Site) -> None:
     response = httpx.get(f"{site.url}/passport/999", headers=HTML)
     assert response.status_code == 404
