@@ -60,8 +60,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Before the JSON routes: its /search and /buildings/{reference} pages answer
-    # the requests that accept HTML, and the JSON routes below answer the rest.
+    # Included before the JSON routes, because its /search and /buildings/{reference}
+    # pages handle the requests that accept HTML and the JSON routes handle the rest.
     app.include_router(create_pages_router(settings, engine))
 
     @app.exception_handler(NotFound)

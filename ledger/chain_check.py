@@ -40,7 +40,8 @@ class ChainCheck:
     """Result of comparing a lot in the mirror with the chain at ``block_number``.
 
     ``status`` is ``agrees``, ``disagrees`` or ``unavailable``. ``differences``
-    names each value that differs; ``notice`` says why no comparison was possible.
+    names each value that differs, and ``notice`` gives the reason when no
+    comparison was possible.
     """
 
     status: str

@@ -24,7 +24,7 @@ LABEL_HEIGHT_MM = 37.0
 LABELS_PER_PAGE = COLUMNS * ROWS
 QR_SIZE_MM = 28.0
 PADDING_MM = 2.5
-# The QR standard asks for a quiet zone of 4 modules around the symbol.
+# ISO/IEC 18004 requires a quiet zone of 4 modules around a QR symbol.
 QR_BORDER_MODULES = 4
 URL_FONT_MM = 2.5
 

@@ -23,6 +23,7 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 from rich.progress import Progress
+from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from ledger.chain import anvil
 from ledger.chain.accounts import dev_account
@@ -30,6 +31,8 @@ from ledger.chain.anvil import free_port
 from ledger.chain_check import check_lot
 from ledger.context import open_engine, open_ledger
 from ledger.custody import transfer_lot
+from ledger.db.engine import open_database
+from ledger.db.types import Uint256
 from ledger.importing import import_file
 from ledger.indexing import run_index
 from ledger.queries import indexer_status, lot_inspections
@@ -81,7 +84,7 @@ def _quiet() -> Progress:
 
 
 def start_server(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``reclaim serve`` on a free port and wait until /health answers."""
+    """Start ``reclaim serve`` on a free port and wait until /health responds."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
@@ -298,8 +301,8 @@ def test_tampered_holding_warns(site: Site) -> None:
         text = _page_text(site, f"/passport/{DOORS_LOT}")
         assert 'data-status="disagrees"' in text
         assert (
-            f"Holder {dev_account(8).address} holds 75 pieces in the mirror but 70 pieces "
-            "on chain." in text
+            f"Holder {dev_account(8).address} holds 75 pieces in the mirror but "
+            "70 pieces on chain." in text
         )
     finally:
         with sqlite3.connect(site.database) as connection:
@@ -361,6 +364,31 @@ def test_check_without_local_chain(site: Site, tmp_path: Path) -> None:
 def test_inspections_read_from_table(site: Site, tmp_path: Path) -> None:
     engine = open_engine(Settings(data_dir=site.data_dir))
     assert lot_inspections(engine, DOORS_LOT) == []
+
+    # A stand-in inspections table in a separate mirror, laid out like the other
+    # chain-derived tables; the real model belongs to the inspections feature.
+    other = open_database(f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    table = Table(
+        "inspections",
+        MetaData(),
+        Column("lot_id", Uint256()),
+        Column("grade", String(1)),
+        Column("block_number", Integer()),
+        Column("log_index", Integer()),
+    )
+    table.create(other)
+    with other.begin() as connection:
+        connection.execute(
+            table.insert(),
+            [
+                {"lot_id": 5, "grade": "B", "block_number": 9, "log_index": 0},
+                {"lot_id": 6, "grade": "C", "block_number": 8, "log_index": 0},
+                {"lot_id": 5, "grade": "A", "block_number": 7, "log_index": 2},
+            ],
+        )
+    rows = lot_inspections(other, 5)
+    assert [row["grade"] for row in rows] == ["A", "B"]
+    assert [row["block_number"] for row in rows] == [7, 9]
 
 
 # ------------------------------------------------------------- browser

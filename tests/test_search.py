@@ -78,7 +78,7 @@ def import_sample(settings: Settings, extra_csv: Path) -> Engine:
 def mirror(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
-    """A mirror of the sample and extra lots in a fresh SQLite or PostgreSQL database."""
+    """The sample and extra lots, mirrored into a new SQLite or PostgreSQL database."""
     root = tmp_path_factory.mktemp(f"search-{request.param}")
     extra = root / "extra.csv"
     extra.write_text(EXTRA_LOTS, encoding="utf-8")
