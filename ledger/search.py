@@ -29,7 +29,7 @@ import json
 import logging
 import math
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -392,10 +392,18 @@ def inventory_candidates() -> Any:
 # ------------------------------------------------------------------- search
 
 
-def search(engine: Engine, query: SearchQuery) -> SearchPage:
-    """Return the page of lots matching ``query`` and the total number of matches."""
+def search(
+    engine: Engine,
+    query: SearchQuery,
+    candidate_source: Callable[[], Any] = inventory_candidates,
+) -> SearchPage:
+    """Return the page of lots matching ``query`` and the total number of matches.
+
+    ``candidate_source`` returns the subquery that the filters read; see
+    :func:`inventory_candidates` for its columns.
+    """
     refresh_search_entries(engine)
-    candidates = inventory_candidates()
+    candidates = candidate_source()
     statement = select(candidates.c.lot_id).where(*_conditions(candidates, query))
 
     if query.near is None:

@@ -400,8 +400,13 @@ def _no_horizontal_overflow(page: Page) -> bool:
     )
 
 
-def test_browser_search_to_passport(site: Site, browser: Browser) -> None:
-    page = browser.new_page()
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+def test_browser_search_to_passport(site: Site, browser: Browser, phone: bool) -> None:
+    if phone:
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    else:
+        context = browser.new_context()
+    page = context.new_page()
     try:
         page.goto(f"{site.url}/search")
         page.fill("form.filters input[name=q]", "Porte CHÊNE")
@@ -415,8 +420,9 @@ def test_browser_search_to_passport(site: Site, browser: Browser) -> None:
         assert f"block {site.last_block}" in page.inner_text("#chain-check")
         assert page.locator("#timeline > li").count() == 1
         assert "Hôtel de Maître Wiertz" in page.inner_text("main")
+        assert _no_horizontal_overflow(page)
     finally:
-        page.close()
+        context.close()
 
 
 def test_browser_filters_and_paging(site: Site, browser: Browser) -> None:

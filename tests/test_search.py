@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from rich.progress import Progress
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
 from ledger.chain import anvil
@@ -29,6 +30,7 @@ from ledger.search import (
     SearchPage,
     SearchQuery,
     haversine_km,
+    inventory_candidates,
     normalise_text,
     refresh_search_entries,
     search,
@@ -284,8 +286,22 @@ def test_distance_with_price_sort(mirror: Engine) -> None:
     assert page.hits[0].distance_km is not None
 
 
+def test_candidate_source_replaceable(mirror: Engine) -> None:
+    # A stand-in for a listing source whose seller prices are twice the estimates.
+    def doubled_prices() -> Any:
+        inventory = inventory_candidates()
+        columns = [column for column in inventory.c if column.name != "price_cents"]
+        columns.append((inventory.c.price_cents * 2).label("price_cents"))
+        return select(*columns).subquery("listing_candidates")
+
+    query = SearchQuery.from_params({"category": "doors", "max_price": "90"})
+    estimated = ["LGE-005", "LGE-006", "NAM-004", "CRL-024", "BXL-001"]
+    assert items(search(mirror, query)) == estimated
+    assert items(search(mirror, query, doubled_prices)) == ["LGE-005", "CRL-024"]
+
+
 def test_haversine_known_distance() -> None:
-    # Brussels Grand-Place to Paris Notre-Dame, about 263 km on a spherical Earth.
+    # Brussels Grand-Place to Paris Notre-Dame: 264.1 km on a sphere of the mean radius.
     distance = haversine_km(GeoPoint(50.8467, 4.3525), GeoPoint(48.8530, 2.3498))
     assert 262 < distance < 265
 
