@@ -329,6 +329,24 @@ def test_missing_holder_warns(site: Site) -> None:
     assert 'data-status="agrees"' in _page_text(site, f"/passport/{DOORS_LOT}")
 
 
+def test_replaced_checkpoint_block_warns(site: Site) -> None:
+    forged = "0x" + "ab" * 32
+    with sqlite3.connect(site.database) as connection:
+        (indexed,) = connection.execute(
+            "SELECT last_block_hash FROM sync_state"
+        ).fetchone()
+        connection.execute("UPDATE sync_state SET last_block_hash = ?", (forged,))
+    try:
+        text = _page_text(site, f"/passport/{DOORS_LOT}")
+        assert 'data-status="disagrees"' in text
+        assert f"Block {site.last_block} has hash {indexed} on chain" in text
+        assert f"but the mirror indexed {forged}" in text
+    finally:
+        with sqlite3.connect(site.database) as connection:
+            connection.execute("UPDATE sync_state SET last_block_hash = ?", (indexed,))
+    assert 'data-status="agrees"' in _page_text(site, f"/passport/{DOORS_LOT}")
+
+
 def test_unreachable_chain_notice(site: Site) -> None:
     closed_port = free_port()
     process, url = start_server(
