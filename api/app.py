@@ -23,6 +23,8 @@ from ledger.queries import (
     lot_history,
     search_lots,
 )
+from ledger.search import DEFAULT_PAGE_SIZE as SEARCH_PAGE_SIZE
+from ledger.search import MAX_PAGE_SIZE as SEARCH_MAX_PAGE_SIZE
 from ledger.search import SearchQuery, search
 from ledger.settings import Settings
 
@@ -49,6 +51,35 @@ def _lot_json(lot: LotView) -> dict[str, Any]:
             for holder, balance in lot.holders.items()
         },
     }
+
+
+_SEARCH_PARAMETERS = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+    for name, description in [
+        ("q", "Words in French, Dutch or English; accents and case are ignored."),
+        ("category", "Element category registered on chain, such as doors."),
+        ("material", "Material in the lot's record, such as oak."),
+        ("condition", "Minimum condition grade: A, B or C (B matches A and B)."),
+        ("min_quantity", "Minimum registered quantity, in the lot's unit."),
+        ("max_price", "Maximum estimated unit price in euros."),
+        ("available_by", "Latest availability date, YYYY-MM-DD."),
+        ("lat", "Latitude of the point, in decimal degrees."),
+        ("lon", "Longitude of the point, in decimal degrees."),
+        ("within_km", "Maximum distance in km from lat and lon."),
+        ("sort", "lot (default), distance, price or date."),
+        ("page", "Page number, from 1."),
+        (
+            "page_size",
+            f"Lots per page, 1 to {SEARCH_MAX_PAGE_SIZE}; default {SEARCH_PAGE_SIZE}.",
+        ),
+    ]
+]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -123,15 +154,11 @@ def create_app(settings: Settings) -> FastAPI:
         total, page = search_lots(engine, category, building, address, limit, offset)
         return {"total": total, "lots": [_lot_json(lot) for lot in page]}
 
-    @app.get("/search")
+    # The parameters are parsed by SearchQuery.from_params, shared with the search
+    # page, so they are listed here for the OpenAPI documentation only.
+    @app.get("/search", openapi_extra={"parameters": _SEARCH_PARAMETERS})
     def search_lots_route(request: Request) -> dict[str, Any]:
-        """Search lots by words, fields and distance; browsers get the search page.
-
-        Parameters: q, category, material, condition (minimum grade A, B or C),
-        min_quantity (in the lot's unit), max_price (euros per unit), available_by
-        (YYYY-MM-DD), lat and lon (decimal degrees), within_km, sort (lot, distance,
-        price or date), page, page_size (at most 100).
-        """
+        """Search lots by words, fields and distance; browsers get the search page."""
         page = search(engine, SearchQuery.from_params(dict(request.query_params)))
         return {
             "total": page.total,

@@ -208,6 +208,21 @@ def test_search_same_url_html_and_json(site: Site) -> None:
     assert data["results"][0]["record"]["item_id"] == "BXL-001"
 
 
+def test_search_json_distance(site: Site) -> None:
+    params = {"lat": "50.8466", "lon": "4.3528", "sort": "distance", "page_size": "2"}
+    data = httpx.get(f"{site.url}/search", params=params).json()
+    assert data["total"] == 75
+    assert data["page_count"] == 38
+    assert data["results"][0]["lot_id"] == str(FRENCH_LOT_ID)
+    assert round(data["results"][0]["distance_km"], 2) == 1.89
+    assert data["results"][1]["record"]["item_id"] == "CRL-001"
+
+    schema = httpx.get(f"{site.url}/openapi.json").json()
+    listed = [p["name"] for p in schema["paths"]["/search"]["get"]["parameters"]]
+    assert listed[:3] == ["q", "category", "material"]
+    assert "within_km" in listed
+
+
 def test_search_api_rejects_bad_values(site: Site) -> None:
     cases = {
         "page_size=500": "Page size 500 must be between 1 and 100.",
