@@ -23,6 +23,7 @@ from starlette.types import Scope
 from web3 import Web3
 
 from ledger.chain_check import check_lot
+from ledger.db.types import UINT256_MAX
 from ledger.errors import InvalidInput, NotFound
 from ledger.labels import label_sheet_svg, passport_url
 from ledger.queries import (
@@ -140,6 +141,11 @@ def create_pages_router(settings: Settings, engine: Engine) -> APIRouter:
 
     @router.get("/passport/{lot_id}", response_class=HTMLResponse)
     def passport(request: Request, lot_id: int) -> HTMLResponse:
+        if not 1 <= lot_id <= UINT256_MAX:
+            message = f"Lot id {lot_id} is invalid; lot ids are whole numbers from 1."
+            return render(
+                request, "error.html", 404, title="Not found", message=message
+            )
         try:
             history = lot_history(engine, lot_id)
         except NotFound as exc:

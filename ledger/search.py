@@ -40,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from ledger.db.models import Building, Lot, Record, SearchEntry
+from ledger.db.types import UINT256_MAX
 from ledger.errors import InvalidInput
 from ledger.queries import LotView, lots_by_id
 
@@ -47,8 +48,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# Keeps the row offset within the 64-bit integers that SQLite and PostgreSQL accept.
+MAX_PAGE = 1_000_000
 SORT_ORDERS = ("lot", "distance", "price", "date")
 CONDITION_GRADES = ("A", "B", "C")
+BIGINT_MAX = 2**63 - 1
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 KM_PER_DEGREE_LATITUDE = math.pi * EARTH_RADIUS_KM / 180
 
@@ -128,14 +132,14 @@ class SearchQuery:
                 f"Condition {self.condition!r} is not a grade; use A, B or C."
             )
         if self.min_quantity is not None and (
-            self.min_quantity < 0 or self.min_quantity != round(self.min_quantity, 3)
+            self.min_quantity < 0 or _decimal_places(self.min_quantity) > 3
         ):
             raise InvalidInput(
                 f"Minimum quantity {self.min_quantity} must be a non-negative number "
                 "with at most 3 decimals, such as 12.5."
             )
         if self.max_price_eur is not None and (
-            self.max_price_eur < 0 or self.max_price_eur != round(self.max_price_eur, 2)
+            self.max_price_eur < 0 or _decimal_places(self.max_price_eur) > 2
         ):
             raise InvalidInput(
                 f"Maximum price {self.max_price_eur} must be a non-negative amount in "
@@ -160,8 +164,8 @@ class SearchQuery:
                 "Sorting by distance needs a point; give lat and lon, or sort by lot, "
                 "price or date."
             )
-        if self.page < 1:
-            raise InvalidInput(f"Page {self.page} must be 1 or more.")
+        if not 1 <= self.page <= MAX_PAGE:
+            raise InvalidInput(f"Page {self.page} must be between 1 and {MAX_PAGE}.")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise InvalidInput(
                 f"Page size {self.page_size} must be between 1 and {MAX_PAGE_SIZE}."
@@ -199,6 +203,12 @@ class SearchQuery:
             page=_number(values, "page", int, default=1),
             page_size=_number(values, "page_size", int, default=DEFAULT_PAGE_SIZE),
         )
+
+
+def _decimal_places(value: Decimal) -> int:
+    # normalize() drops trailing zeros, so 12.50 has 1 place and 1E+30 has none.
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def _lower(value: str | None) -> str | None:
@@ -441,10 +451,13 @@ def _conditions(candidates: Any, query: SearchQuery) -> list[Any]:
     if query.condition:
         accepted = CONDITION_GRADES[: CONDITION_GRADES.index(query.condition) + 1]
         conditions.append(c.condition_grade.in_(accepted))
+    # Bounds beyond the column types are clamped: no stored value lies beyond them.
     if query.min_quantity is not None:
-        conditions.append(c.quantity >= int(query.min_quantity * 1000))
+        minimum = min(int(query.min_quantity * 1000), UINT256_MAX)
+        conditions.append(c.quantity >= minimum)
     if query.max_price_eur is not None:
-        conditions.append(c.price_cents <= int(query.max_price_eur * 100))
+        maximum = min(int(query.max_price_eur * 100), BIGINT_MAX)
+        conditions.append(c.price_cents <= maximum)
     if query.available_by is not None:
         conditions.append(c.available_from <= query.available_by)
     if query.near is not None and query.within_km is not None:

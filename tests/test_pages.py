@@ -194,6 +194,10 @@ def test_passport_unknown_lot(site: Site) -> None:
     response = httpx.get(f"{site.url}/passport/999", headers=HTML)
     assert response.status_code == 404
     assert "Lot 999 is not in the mirror" in response.text
+    for lot_id in ("0", "-3", str(2**256)):
+        response = httpx.get(f"{site.url}/passport/{lot_id}", headers=HTML)
+        assert response.status_code == 404
+        assert f"Lot id {lot_id} is invalid" in response.text
 
 
 def test_search_same_url_html_and_json(site: Site) -> None:

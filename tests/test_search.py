@@ -211,6 +211,12 @@ def test_material_across_categories(mirror: Engine) -> None:
     assert items(run(mirror, material="oak")) == ["GNT-001", "GNT-002", "BXL-001"]
 
 
+def test_huge_bounds_clamped(mirror: Engine) -> None:
+    assert run(mirror, category="doors", max_price="1e30").total == 9
+    assert run(mirror, category="doors", min_quantity="1e80").total == 0
+    assert run(mirror, category="doors", within_km="1e9", **GHENT).total == 9
+
+
 def test_lot_without_price_or_date(mirror: Engine) -> None:
     assert items(run(mirror, q="lavabo")) == ["BXL-002"]
     assert items(run(mirror, q="lavabo", max_price="1000")) == []
@@ -314,7 +320,8 @@ def test_haversine_known_distance() -> None:
     [
         ({"page_size": "101"}, "Page size 101 must be between 1 and 100."),
         ({"page_size": "0"}, "Page size 0 must be between 1 and 100."),
-        ({"page": "0"}, "Page 0 must be 1 or more."),
+        ({"page": "0"}, "Page 0 must be between 1 and 1000000."),
+        ({"page": "10000000000000000000000"}, "must be between 1 and 1000000."),
         ({"page": "two"}, "Parameter page='two' is not a number"),
         ({"sort": "name"}, "Sort order 'name' is unknown"),
         ({"sort": "distance"}, "Sorting by distance needs a point"),
