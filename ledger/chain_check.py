@@ -117,7 +117,7 @@ def check_lot(settings: Settings, engine: Engine, lot_id: int) -> ChainCheck:
             "Lot %d differs from the chain at block %d: %s",
             lot_id,
             state.last_block,
-            "; ".join(differences),
+            " ".join(differences),
         )
         return ChainCheck("disagrees", state.last_block, differences, chain_head=head)
     return ChainCheck("agrees", state.last_block, chain_head=head)
