@@ -292,15 +292,16 @@ def refresh_search_entries(engine: Engine) -> int:
         rows = []
         for record_hash, kind, body in missing:
             try:
-                record = json.loads(body)
-                rows.append(_entry_row(record_hash, kind, record))
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                rows.append(_entry_row(record_hash, kind, json.loads(body)))
+            except (ValueError, TypeError, AttributeError) as exc:
+                # An empty entry, so the warning is logged once per record.
                 logger.warning(
                     "Record %s is not a valid %s record and cannot be searched: %s",
                     record_hash,
                     kind,
                     exc,
                 )
+                rows.append(_entry_row(record_hash, kind, {}))
         if rows:
             connection.execute(_insert_ignoring_duplicates(engine), rows)
     return len(rows)
@@ -325,13 +326,20 @@ def _entry_row(record_hash: str, kind: str, record: dict[str, Any]) -> dict[str,
         "longitude": None,
     }
     if kind == "lot":
-        fields = ("item_id", "category", "description", "material")
-        fields += ("location_in_building",)
+        fields = (
+            "item_id",
+            "category",
+            "description",
+            "material",
+            "location_in_building",
+        )
         available = record.get("available_from")
+        grade = record.get("condition_grade")
+        price = record.get("estimated_unit_price_cents")
         row.update(
             material=_lower(record.get("material")),
-            condition_grade=record.get("condition_grade"),
-            price_cents=record.get("estimated_unit_price_cents"),
+            condition_grade=grade if grade in CONDITION_GRADES else None,
+            price_cents=price if isinstance(price, int) else None,
             available_from=date.fromisoformat(available) if available else None,
         )
     else:

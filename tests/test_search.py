@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ledger.chain import anvil
 from ledger.context import open_ledger
-from ledger.db.models import SearchEntry
+from ledger.db.models import Record, SearchEntry
 from ledger.errors import InvalidInput
 from ledger.importing import import_file
 from ledger.search import (
@@ -166,6 +166,23 @@ def test_search_entries_cover_records(mirror: Engine) -> None:
         assert entry.condition_grade == "C"
         assert entry.price_cents == 7500
         assert entry.available_from == date(2026, 4, 1)
+
+
+def test_invalid_records_skipped_once(mirror: Engine) -> None:
+    bad = {"0x" + "e1" * 32: "not json", "0x" + "e2" * 32: '{"material": 5}'}
+    with mirror.begin() as connection:
+        connection.execute(
+            Record.__table__.insert(),
+            [{"record_hash": h, "kind": "lot", "body": b} for h, b in bad.items()],
+        )
+    assert refresh_search_entries(mirror) == 2
+    assert refresh_search_entries(mirror) == 0
+    with Session(mirror) as session:
+        for record_hash in bad:
+            entry = session.get(SearchEntry, record_hash)
+            assert entry is not None
+            assert entry.search_text == ""
+    assert run(mirror, category="doors").total == 9
 
 
 def _record_hash(engine: Engine, item_id: str) -> str:

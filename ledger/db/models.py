@@ -181,7 +181,7 @@ class SearchEntry(Base):
     record_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     search_text: Mapped[str] = mapped_column(Text)
-    material: Mapped[str | None] = mapped_column(String(64), index=True)
+    material: Mapped[str | None] = mapped_column(Text, index=True)
     condition_grade: Mapped[str | None] = mapped_column(String(1))
     price_cents: Mapped[int | None] = mapped_column(BigInteger, index=True)
     available_from: Mapped[date | None] = mapped_column(Date, index=True)

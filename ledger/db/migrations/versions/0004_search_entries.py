@@ -19,7 +19,7 @@ def upgrade() -> None:
         sa.Column("record_hash", sa.String(66), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("search_text", sa.Text(), nullable=False),
-        sa.Column("material", sa.String(64), nullable=True),
+        sa.Column("material", sa.Text(), nullable=True),
         sa.Column("condition_grade", sa.String(1), nullable=True),
         sa.Column("price_cents", sa.BigInteger(), nullable=True),
         sa.Column("available_from", sa.Date(), nullable=True),
