@@ -257,6 +257,13 @@ def test_labels_route_svg(site: Site) -> None:
     response = httpx.get(f"{site.url}/buildings/BLD-NAM-02/labels")
     assert response.headers["content-type"].startswith("image/svg+xml")
     assert response.text.count("<desc>https://reclaim.test/passport/") == 23
+    assert 'height="297mm"' in response.text
+
+    two_pages = httpx.get(f"{site.url}/buildings/BLD-LGE-01/labels").text
+    assert two_pages.count("<desc>https://reclaim.test/passport/") == 26
+    assert 'height="594mm"' in two_pages
+    # The 25th label starts the second page, in the first column.
+    assert '<g transform="translate(0 297.5)">' in two_pages
     assert httpx.get(f"{site.url}/buildings/NOPE/labels").status_code == 404
 
 
