@@ -6,9 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 FORGE := node_modules/.bin/forge
 
-.PHONY: setup demo test test-contracts test-python artifacts lint clean
+.PHONY: setup chromium demo test test-contracts test-python artifacts lint clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed chromium
+
+# The browser tests drive Debian's Chromium through Playwright; Playwright's own
+# browser download is never used. Installing it needs root, as on CI.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'

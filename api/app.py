@@ -7,9 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from web3 import Web3
 
 from api.audit import audit_router
+from api.pages import STATIC_DIR, create_pages_router
 from ledger.chain.accounts import parse_address
 from ledger.chain.connection import rpc_url
 from ledger.context import open_engine
@@ -24,6 +26,9 @@ from ledger.queries import (
     lot_history,
     search_lots,
 )
+from ledger.search import DEFAULT_PAGE_SIZE as SEARCH_PAGE_SIZE
+from ledger.search import MAX_PAGE_SIZE as SEARCH_MAX_PAGE_SIZE
+from ledger.search import SearchQuery, search
 from ledger.settings import Settings
 from ledger.verify import verify_mirror
 
@@ -52,6 +57,35 @@ def _lot_json(lot: LotView) -> dict[str, Any]:
     }
 
 
+_SEARCH_PARAMETERS = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+    for name, description in [
+        ("q", "Words in French, Dutch or English; accents and case are ignored."),
+        ("category", "Element category registered on chain, such as doors."),
+        ("material", "Material in the lot's record, such as oak."),
+        ("condition", "Minimum condition grade: A, B or C (B matches A and B)."),
+        ("min_quantity", "Minimum registered quantity, in the lot's unit."),
+        ("max_price", "Maximum estimated unit price in euros."),
+        ("available_by", "Latest availability date, YYYY-MM-DD."),
+        ("lat", "Latitude of the point, in decimal degrees."),
+        ("lon", "Longitude of the point, in decimal degrees."),
+        ("within_km", "Maximum distance in km from lat and lon."),
+        ("sort", "lot (default), distance, price or date."),
+        ("page", "Page number, from 1."),
+        (
+            "page_size",
+            f"Lots per page, 1 to {SEARCH_MAX_PAGE_SIZE}; default {SEARCH_PAGE_SIZE}.",
+        ),
+    ]
+]
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the FastAPI application reading the mirror named by ``settings``."""
     engine = open_engine(settings)
@@ -60,6 +94,10 @@ def create_app(settings: Settings) -> FastAPI:
         description="Provenance of reclaimed building materials.",
         version="0.1.0",
     )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Included before the JSON routes, because its /search and /buildings/{reference}
+    # pages handle the requests that accept HTML and the JSON routes handle the rest.
+    app.include_router(create_pages_router(settings, engine))
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
@@ -132,6 +170,23 @@ def create_app(settings: Settings) -> FastAPI:
             return verify_mirror(engine, node, log_range=settings.log_range).as_json()
         finally:
             node.close()
+
+    # The parameters are parsed by SearchQuery.from_params, shared with the search
+    # page, so they are listed here for the OpenAPI documentation only.
+    @app.get("/search", openapi_extra={"parameters": _SEARCH_PARAMETERS})
+    def search_lots_route(request: Request) -> dict[str, Any]:
+        """Search lots by words, fields and distance; browsers get the search page."""
+        page = search(engine, SearchQuery.from_params(dict(request.query_params)))
+        return {
+            "total": page.total,
+            "page": page.query.page,
+            "page_size": page.query.page_size,
+            "page_count": page.page_count,
+            "results": [
+                {**_lot_json(hit.lot), "distance_km": hit.distance_km}
+                for hit in page.hits
+            ],
+        }
 
     @app.get("/buildings/{reference}")
     def building(reference: str) -> dict[str, Any]:

@@ -359,6 +359,26 @@ def summary() -> None:
 
 
 @app.command()
+def labels(
+    building: Annotated[
+        str, typer.Argument(help="Building reference, e.g. BLD-LGE-01.")
+    ],
+    out: Annotated[Path, typer.Option(help="SVG file to write.")],
+) -> None:
+    """Write a printable SVG sheet of QR labels linking to each lot's passport."""
+    from ledger.context import open_engine
+    from ledger.labels import label_sheet_svg
+    from ledger.queries import building_inventory
+
+    row, lots = building_inventory(open_engine(state.settings), building)
+    sheet = label_sheet_svg(row["reference"], lots, state.settings.public_url)
+    out.write_text(sheet, encoding="utf-8")
+    console.print(
+        f"Wrote {len(lots)} labels to {out}, linking to {state.settings.public_url}."
+    )
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,

@@ -158,6 +158,15 @@ def search_lots(
     return int(total), lots
 
 
+def lots_by_id(engine: Engine, lot_ids: list[int]) -> dict[int, LotView]:
+    """Return the mirror's view of each lot in ``lot_ids`` that it has, by id."""
+    if not lot_ids:
+        return {}
+    with Session(engine) as session:
+        views = _lot_views(session, select(Lot).where(Lot.lot_id.in_(lot_ids)))
+    return {view.lot_id: view for view in views}
+
+
 def building_inventory(
     engine: Engine, reference: str
 ) -> tuple[dict[str, Any], list[LotView]]:

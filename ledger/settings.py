@@ -17,6 +17,7 @@ DEFAULT_CHAIN_ID = 31337
 DEFAULT_ANVIL_ACCOUNTS = 20
 DEFAULT_LOG_RANGE = 2_000
 DEFAULT_POLL_INTERVAL = 1.0
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -72,9 +73,9 @@ class Settings(BaseSettings):
         None,
         description="CSV of carbon factors for audits; empty means the sample file.",
     )
-    base_url: str = Field(
-        "http://127.0.0.1:8000",
-        description="Public base URL of the web service, used in passport links.",
+    public_url: str = Field(
+        DEFAULT_PUBLIC_URL,
+        description="Public base URL of the web service, printed in QR labels.",
     )
 
     @property

@@ -7,9 +7,13 @@ bytes32 values as 0x-prefixed lower-case hex, block timestamps as Unix seconds (
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -286,3 +290,23 @@ class ClaimAudit(_ChainOrigin, Base):
     auditor: Mapped[str] = mapped_column(ADDRESS)
     approved: Mapped[bool] = mapped_column(Boolean)
     reasons_hash: Mapped[str] = mapped_column(HASH)
+class SearchEntry(Base):
+    """Searchable fields of one lot or building record, derived from ``records``.
+
+    ``search_text`` is the record's descriptive text, normalised by
+    ``ledger.search.normalise_text`` (accents removed, case folded). Lot records fill
+    the lot columns and building records the coordinates. Rows are rebuilt from
+    ``records`` at any time, so they carry no chain origin.
+    """
+
+    __tablename__ = "search_entries"
+
+    record_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    search_text: Mapped[str] = mapped_column(Text)
+    material: Mapped[str | None] = mapped_column(Text, index=True)
+    condition_grade: Mapped[str | None] = mapped_column(String(1))
+    price_cents: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    available_from: Mapped[date | None] = mapped_column(Date, index=True)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
