@@ -338,6 +338,15 @@ def find_organisation(engine: Engine, actor_id: str) -> OrganisationView | None:
         return None
 
 
+def organisation_at(engine: Engine, address: str) -> OrganisationView | None:
+    """Return the organisation whose chain address is ``address``, or None."""
+    with Session(engine) as session:
+        row = session.execute(
+            select(Organisation).where(Organisation.chain_address == address.lower())
+        ).scalar_one_or_none()
+        return _view(row) if row is not None else None
+
+
 def _next_actor_id(session: Session) -> str:
     numbers = [
         _actor_number(actor_id)

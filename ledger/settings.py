@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     reservation_hours: float = Field(
         DEFAULT_RESERVATION_HOURS,
         gt=0,
-        description="Hours a reservation holds its quantity unless the request sets it.",
+        description="Hours a reservation lasts unless the request sets it.",
     )
     base_url: str = Field(
         "http://127.0.0.1:8000",
