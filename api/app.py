@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from web3 import Web3
 
+from api.market import UINT256_MAX, create_market_router, register_error_handlers
 from ledger.chain.accounts import parse_address
 from ledger.context import open_engine
 from ledger.errors import InvalidInput, LedgerError, NotFound
@@ -57,6 +58,9 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
     )
 
+    register_error_handlers(app)
+    app.include_router(create_market_router(settings, engine))
+
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
@@ -82,7 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
         }
 
     @app.get("/lots/{lot_id}/history")
-    def history(lot_id: int) -> dict[str, Any]:
+    def history(lot_id: Annotated[int, Path(le=UINT256_MAX)]) -> dict[str, Any]:
         """Return a lot's origin and every custody step in chain order."""
         if lot_id < 1:
             raise HTTPException(422, f"Lot id {lot_id} must be at least 1.")
