@@ -6,8 +6,6 @@ key's organisation. Writes to the chain go through the same library functions as
 the CLI.
 """
 
-from __future__ import annotations
-
 import threading
 from datetime import UTC, date, datetime
 from typing import Annotated, Any

@@ -69,8 +69,9 @@ ROLE_ALIASES = {
 }
 
 # Decrypting a scrypt keystore takes about a second, so a long-running service keeps
-# the decrypted accounts in memory, keyed by file path and modification time.
-_unlocked: dict[tuple[str, int], LocalAccount] = {}
+# the decrypted accounts in memory, keyed by file path, modification time and
+# passphrase hash.
+_unlocked: dict[tuple[str, int, str], LocalAccount] = {}
 _unlocked_lock = threading.Lock()
 
 
@@ -157,7 +158,9 @@ def unlock_account(settings: Settings, address: str) -> LocalAccount:
             f"No keystore for {address} in {path.parent}; add the organisation with "
             "'reclaim org add' or 'reclaim org seed'."
         ) from None
-    cache_key = (str(path.resolve()), stamp)
+    passphrase = keystore_passphrase(settings)
+    # The passphrase's hash is part of the cache key, so a wrong one never unlocks.
+    cache_key = (str(path.resolve()), stamp, _key_hash(passphrase))
     with _unlocked_lock:
         cached = _unlocked.get(cache_key)
     if cached is not None:
@@ -165,7 +168,7 @@ def unlock_account(settings: Settings, address: str) -> LocalAccount:
 
     keystore = json.loads(path.read_text(encoding="utf-8"))
     try:
-        key = Account.decrypt(keystore, keystore_passphrase(settings))
+        key = Account.decrypt(keystore, passphrase)
     except ValueError:
         raise ConfigurationError(
             f"The keystore {path} does not open with the configured passphrase; check "
