@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,3 +112,31 @@ def market(chain: tuple[Path, str]) -> Market:
     """The sample market on a fresh anvil chain and a SQLite mirror."""
     data_dir, _ = chain
     return build_market(data_dir)
+
+
+@pytest.fixture
+def served(market: Market) -> Iterator[str]:
+    """Serve the app with uvicorn on a free port of 127.0.0.1."""
+    import uvicorn
+
+    from api.app import create_app
+    from ledger.chain.anvil import free_port
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(market.settings), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start within 20 s")
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

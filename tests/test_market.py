@@ -6,24 +6,19 @@ import hashlib
 import json
 import logging
 import math
-import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from conftest import Market, build_market
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.app import create_app
 from ledger.chain.accounts import dev_account
-from ledger.chain.anvil import free_port
 from ledger.custody import transfer_lot
 from ledger.db.engine import open_database
 from ledger.db.models import ApiKey, Base, Transfer
@@ -418,29 +413,6 @@ def test_sale_on_postgresql(chain: tuple[Path, str], tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------- over a socket
-
-
-@pytest.fixture
-def served(market: Market) -> Iterator[str]:
-    """Serve the app with uvicorn on a free port of 127.0.0.1."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(market.settings), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start within 20 s")
-        time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_sale_over_http(market: Market, served: str) -> None:
