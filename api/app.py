@@ -9,7 +9,12 @@ from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from web3 import Web3
 
-from api.market import UINT256_MAX, create_market_router, register_error_handlers
+from api.market import (
+    ROW_ID_MAX,
+    UINT256_MAX,
+    create_market_router,
+    register_error_handlers,
+)
 from ledger.chain.accounts import parse_address
 from ledger.context import open_engine
 from ledger.errors import InvalidInput, LedgerError, NotFound
@@ -113,7 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
         building: str | None = Query(None, description="Building reference."),
         holder: str | None = Query(None, description="Holder address, any case."),
         limit: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=ROW_ID_MAX),
     ) -> dict[str, Any]:
         """Lots filtered by category, building and holder, with the total count."""
         address = parse_address(holder).lower() if holder else None
