@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from web3 import Web3
 
 from api.market import (
-    ROW_ID_MAX,
+    OFFSET_MAX,
     UINT256_MAX,
     create_market_router,
     register_error_handlers,
@@ -28,6 +28,10 @@ from ledger.queries import (
     search_lots,
 )
 from ledger.settings import Settings
+
+
+# Text without control characters: PostgreSQL cannot compare text containing NUL.
+PRINTABLE = r"^[^\x00-\x1f]*$"
 
 
 def _lot_json(lot: LotView) -> dict[str, Any]:
@@ -114,11 +118,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/lots")
     def lots(
-        category: str | None = None,
-        building: str | None = Query(None, description="Building reference."),
+        category: str | None = Query(None, pattern=PRINTABLE),
+        building: str | None = Query(
+            None, description="Building reference.", pattern=PRINTABLE
+        ),
         holder: str | None = Query(None, description="Holder address, any case."),
         limit: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
-        offset: int = Query(0, ge=0, le=ROW_ID_MAX),
+        offset: int = Query(0, ge=0, le=OFFSET_MAX),
     ) -> dict[str, Any]:
         """Lots filtered by category, building and holder, with the total count."""
         address = parse_address(holder).lower() if holder else None
@@ -126,7 +132,9 @@ def create_app(settings: Settings) -> FastAPI:
         return {"total": total, "lots": [_lot_json(lot) for lot in page]}
 
     @app.get("/buildings/{reference}")
-    def building(reference: str) -> dict[str, Any]:
+    def building(
+        reference: Annotated[str, Path(pattern=PRINTABLE)],
+    ) -> dict[str, Any]:
         """Return a building's record and its inventory of lots."""
         row, inventory = building_inventory(engine, reference)
         return {

@@ -45,7 +45,10 @@ from ledger.organisations import OrganisationView, authenticate, list_organisati
 from ledger.settings import Settings
 
 UINT256_MAX = 2**256 - 1
-ROW_ID_MAX = 2**63 - 1
+# Row ids are INTEGER columns, 32-bit signed in PostgreSQL.
+ROW_ID_MAX = 2**31 - 1
+# SQLite and PostgreSQL take OFFSET as a 64-bit signed integer.
+OFFSET_MAX = 2**63 - 1
 
 LotId = Annotated[int, Path(ge=1, le=UINT256_MAX, description="Lot (token) id.")]
 ListingId = Annotated[int, Path(ge=1, le=ROW_ID_MAX, description="Listing id.")]

@@ -138,6 +138,8 @@ def parse_place(engine: Engine, text: str) -> Place:
             longitude=parse_coordinate(match[2], "longitude", 180),
         )
     reference = text.strip()
+    if any(ord(character) < 32 for character in reference):
+        raise InvalidInput(f"Place {text[:40]!r} contains control characters.")
     with Session(engine) as session:
         body = session.execute(
             select(Record.body)

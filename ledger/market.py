@@ -45,7 +45,7 @@ from ledger.deliveries import (
 )
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.logistics import Place, parse_coordinate
-from ledger.organisations import OrganisationView
+from ledger.organisations import OrganisationView, check_text
 from ledger.units import CENTS_PER_EURO, QUANTITY_SCALE, Unit, parse_money_cents
 
 ACTIVE = "active"
@@ -285,6 +285,7 @@ def list_listings(
     if lot_id is not None:
         query = query.where(Listing.lot_id == check_lot_id(lot_id))
     if seller is not None:
+        check_text(seller, "A seller id")
         query = query.join(
             Organisation, Organisation.id == Listing.organisation_id
         ).where(Organisation.actor_id == seller.strip().upper())

@@ -111,6 +111,19 @@ def parse_role(text: str) -> str:
     return key
 
 
+def check_text(value: str, what: str) -> str:
+    """Return ``value`` unless it contains control characters such as NUL.
+
+    PostgreSQL cannot store NUL in text, and no name or id needs a control
+    character, so they are rejected before any query.
+    """
+    if any(ord(character) < 32 for character in value):
+        raise InvalidInput(
+            f"{what} {value[:40]!r} contains control characters; remove them."
+        )
+    return value
+
+
 # ------------------------------------------------------------------ keystores
 
 
@@ -319,6 +332,7 @@ def list_organisations(engine: Engine) -> list[OrganisationView]:
 
 def get_organisation(engine: Engine, actor_id: str) -> OrganisationView:
     """Return the organisation with id ``actor_id`` such as ``ACT-004``."""
+    check_text(actor_id, "An organisation id")
     with Session(engine) as session:
         row = session.execute(
             select(Organisation).where(
@@ -334,7 +348,12 @@ def get_organisation(engine: Engine, actor_id: str) -> OrganisationView:
 
 
 def find_organisation(engine: Engine, actor_id: str) -> OrganisationView | None:
-    """Return the organisation ``actor_id``, or None if there is none."""
+    """Return the organisation ``actor_id``, or None if there is none.
+
+    Text that cannot be an id, such as an address, gives None as well.
+    """
+    if any(ord(character) < 32 for character in actor_id):
+        return None
     try:
         return get_organisation(engine, actor_id)
     except NotFound:
