@@ -29,7 +29,6 @@ from ledger.queries import (
 )
 from ledger.settings import Settings
 
-
 # Text without control characters: PostgreSQL cannot compare text containing NUL.
 PRINTABLE = r"^[^\x00-\x1f]*$"
 
