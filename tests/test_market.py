@@ -468,3 +468,42 @@ def test_sale_over_http(market: Market, served: str) -> None:
         assert history["steps"][-1]["reference_hash"] == sale["delivery_note_hash"]
         assert history["steps"][-1]["quantity"] == "7500"
     assert _balance(market, "ACT-009") == 7_500
+
+
+def test_cli_org_listing_and_transfer(market: Market) -> None:
+    from typer.testing import CliRunner
+
+    from ledger.cli import app
+
+    runner = CliRunner()
+    data_dir = str(market.settings.data_dir)
+    env = {"RECLAIM_KEYSTORE_SCRYPT_N": "1024"}
+
+    def run(*arguments: str) -> str:
+        result = runner.invoke(app, ["--data-dir", data_dir, *arguments], env=env)
+        assert result.exit_code == 0, (arguments, result.output, result.exception)
+        return result.output
+
+    assert "ACT-005" in run("org", "list")
+    key = run("org", "key", "ACT-004").split()[-1]
+    assert authenticate(market.ledger.engine, key).actor_id == "ACT-004"
+
+    added = run(
+        "listing", "add", "5", "--org", "ACT-001", "--quantity", "10",
+        "--price", "42.50", "--location", "Herstal yard",
+    )  # fmt: skip
+    assert "Listing 1: lot 5 by ACT-001" in added
+    assert "42.50" in run("listing", "list", "--lot", "5")
+
+    output = run(
+        "transfer", "5", "--from", "ACT-001", "--to", "ACT-004", "--quantity", "3",
+        "--transporter", "ACT-005", "--pickup", "BLD-LGE-01",
+        "--delivery", "50.2947,5.1003", "--vehicle", "hgv_diesel_rigid_over17t",
+    )  # fmt: skip
+    assert "72.000 kg moved" in output
+    assert "0.17146 kg CO2e/t·km" in output
+    assert "DESNZ" in output
+    note_hash = output.split("Delivery note ")[1].split()[0]
+    note = market.settings.data_dir / "delivery-notes" / f"{note_hash[2:]}.json"
+    assert json.loads(note.read_bytes())["transporter"]["id"] == "ACT-005"
+    assert _balance(market, "ACT-004") == 3_000
