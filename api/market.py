@@ -6,6 +6,7 @@ key's organisation. Writes to the chain go through the same library functions as
 the CLI.
 """
 
+import logging
 import threading
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -43,6 +44,8 @@ from ledger.market import (
 )
 from ledger.organisations import OrganisationView, authenticate, list_organisations
 from ledger.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 UINT256_MAX = 2**256 - 1
 # Row ids are INTEGER columns, 32-bit signed in PostgreSQL.
@@ -236,9 +239,8 @@ def register_error_handlers(app: FastAPI) -> None:
     """Map authentication, permission and conflict errors to 401, 403 and 409."""
 
     @app.exception_handler(AuthenticationFailed)
-    async def unauthorized(
-        _request: Request, exc: AuthenticationFailed
-    ) -> JSONResponse:
+    async def unauthorized(request: Request, exc: AuthenticationFailed) -> JSONResponse:
+        logger.info("Rejected %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(
             status_code=401,
             content={"detail": str(exc)},
@@ -246,11 +248,13 @@ def register_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(PermissionDenied)
-    async def forbidden(_request: Request, exc: PermissionDenied) -> JSONResponse:
+    async def forbidden(request: Request, exc: PermissionDenied) -> JSONResponse:
+        logger.info("Forbade %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(status_code=403, content={"detail": str(exc)})
 
     @app.exception_handler(Conflict)
-    async def conflict(_request: Request, exc: Conflict) -> JSONResponse:
+    async def conflict(request: Request, exc: Conflict) -> JSONResponse:
+        logger.info("Conflict on %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(status_code=409, content={"detail": str(exc)})
 
 

@@ -416,13 +416,25 @@ def listing_add(
         str | None, typer.Option(help="First pickup date, YYYY-MM-DD.")
     ] = None,
     conditions: Annotated[str, typer.Option(help="Pickup conditions.")] = "",
+    once: Annotated[
+        bool,
+        typer.Option(help="Skip if the seller already has an open listing of the lot."),
+    ] = False,
 ) -> None:
     """List a quantity of a lot for sale, within what the seller holds."""
     from ledger.context import open_engine
-    from ledger.market import ListingInput, create_listing
+    from ledger.market import ListingInput, create_listing, list_listings
     from ledger.organisations import get_organisation
 
     engine = open_engine(state.settings)
+    if once:
+        existing = list_listings(engine, lot_id=lot, seller=organisation)
+        if existing:
+            console.print(
+                f"{organisation} already lists lot {lot} (listing {existing[0].id}); "
+                "skipped."
+            )
+            return
     view = create_listing(
         engine,
         get_organisation(engine, organisation),

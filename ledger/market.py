@@ -8,13 +8,14 @@ still available is computed on every read from the mirror, never kept as a count
     free      = seller's holding - remaining of the seller's other open listings
     available = min(remaining, free) - active reservations
 
-An active reservation holds its quantity until it expires. A confirmed reservation
-holds it until its transfer is in the mirror, where it counts as sold instead.
+An active reservation keeps its quantity from others until it expires. A confirmed
+reservation keeps it until its transfer is in the mirror, where it counts as sold.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ from ledger.logistics import Place, parse_coordinate
 from ledger.organisations import OrganisationView, check_text
 from ledger.units import CENTS_PER_EURO, QUANTITY_SCALE, Unit, parse_money_cents
 
+logger = logging.getLogger(__name__)
+
 ACTIVE = "active"
 CANCELLED = "cancelled"
 CONFIRMING = "confirming"
@@ -59,7 +62,7 @@ MAX_PRICE_CENTS = 10**13
 MAX_NAME_LENGTH = 200
 MAX_CONDITIONS_LENGTH = 2000
 
-# Serialises check-then-write sequences in this process; PostgreSQL also locks the
+# Serialises check-then-write sequences in this process. PostgreSQL also locks the
 # listing row, so two processes cannot reserve the same quantity at once.
 # NOTE: on SQLite a second process racing for the same listing gets a "database is
 # locked" error instead of a clear conflict message.
@@ -81,7 +84,7 @@ class ListingInput:
 
 @dataclass(frozen=True)
 class ListingChanges:
-    """Fields of a listing to change; None leaves a field as it is."""
+    """Fields of a listing to change. A None field stays as it is."""
 
     quantity: str | None = None
     price_per_unit: str | None = None
@@ -122,7 +125,7 @@ class ListingView:
 
 @dataclass(frozen=True)
 class ReservationView:
-    """A reservation; ``status`` is ``expired`` for an active one past its time."""
+    """A reservation. Its ``status`` is ``expired`` for an active one past its time."""
 
     id: int
     listing_id: int
@@ -211,7 +214,7 @@ def update_listing(
     changes: ListingChanges,
     now: int | None = None,
 ) -> ListingView:
-    """Change a listing of ``seller``; the quantity stays within holding and sales."""
+    """Change a listing of ``seller``, keeping its quantity within holding and sales."""
     now = _now(now)
     with _write_lock, Session(engine) as session, session.begin():
         row = _own_listing(session, seller, listing_id, for_update=True)
@@ -351,7 +354,7 @@ def cancel_reservation(
     reservation_id: int,
     now: int | None = None,
 ) -> ReservationView:
-    """Cancel an active reservation; the buyer or the seller may do so."""
+    """Cancel an active reservation as its buyer or its seller."""
     now = _now(now)
     with _write_lock, Session(engine) as session, session.begin():
         row, listing = _reservation(session, reservation_id, for_update=True)
@@ -445,7 +448,12 @@ def confirm_sale(
                 default_pickup=pickup,
                 now=now,
             )
-        except BaseException:
+        except BaseException as exc:
+            logger.warning(
+                "Sale of reservation %d failed, so it is active again: %s",
+                reservation_id,
+                exc,
+            )
             with Session(engine) as session, session.begin():
                 failed = session.get(Reservation, reservation_id)
                 assert failed is not None
