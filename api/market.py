@@ -103,7 +103,7 @@ class ListingRequest(_Body):
 
 
 class ListingPatch(_Body):
-    """Fields of a listing to change; omitted fields stay as they are."""
+    """Fields of a listing to change. Omitted fields stay as they are."""
 
     quantity: QuantityText | None = None
     price_per_unit: PriceText | None = None
@@ -124,7 +124,7 @@ class ReservationRequest(_Body):
 
 
 class LogisticsRequest(_Body):
-    """Transporter and places of a delivery; every field is optional."""
+    """Transporter and places of a delivery, all optional."""
 
     transporter: str | None = Field(
         None, max_length=32, description="Organisation id of a transporter."
@@ -294,7 +294,7 @@ def create_market_router(settings: Settings, engine: Engine) -> APIRouter:
 
     @router.get("/organisations")
     def organisations() -> dict[str, Any]:
-        """Every organisation with its role, postal address and chain address."""
+        """List every organisation with its role, postal address and chain address."""
         return {
             "organisations": [_organisation_json(o) for o in list_organisations(engine)]
         }
@@ -304,23 +304,23 @@ def create_market_router(settings: Settings, engine: Engine) -> APIRouter:
         lot_id: Annotated[int | None, Query(ge=1, le=UINT256_MAX)] = None,
         seller: Annotated[str | None, Query(max_length=32)] = None,
     ) -> dict[str, Any]:
-        """Open listings with what is available now, filtered by lot and seller."""
+        """List open listings with what is available now, by lot and seller."""
         found = list_listings(engine, lot_id=lot_id, seller=seller)
         return {"listings": [listing_json(view) for view in found]}
 
     @router.get("/listings/{listing_id}")
     def listing(listing_id: ListingId) -> dict[str, Any]:
-        """A listing with its availability computed from the mirror."""
+        """Return a listing with its availability computed from the mirror."""
         return listing_json(get_listing(engine, listing_id))
 
     @router.get("/listings/{listing_id}/valuation")
     def valuation_of_listing(listing_id: ListingId) -> dict[str, Any]:
-        """The asking price beside the inventory's estimated value."""
+        """Compare the asking price with the inventory's estimated value."""
         return listing_valuation(engine, listing_id)
 
     @router.get("/lots/{lot_id}/valuation")
     def valuation_of_lot(lot_id: LotId) -> dict[str, Any]:
-        """A lot's estimated value from its inventory record and its asking prices."""
+        """Return a lot's estimated value from its inventory and its asking prices."""
         valuation = lot_valuation(engine, lot_id)
         valuation.pop("estimated_unit_price_cents")
         return valuation
@@ -329,7 +329,7 @@ def create_market_router(settings: Settings, engine: Engine) -> APIRouter:
     def delivery_note(
         digest: Annotated[str, Path(max_length=66, description="SHA-256 hash.")],
     ) -> Response:
-        """The stored delivery note whose SHA-256 hash is ``digest``, byte for byte."""
+        """Return the stored delivery note whose SHA-256 hash is ``digest``."""
         return Response(
             read_delivery_note(settings, digest), media_type="application/json"
         )
@@ -338,7 +338,7 @@ def create_market_router(settings: Settings, engine: Engine) -> APIRouter:
     def reservation(
         reservation_id: ReservationId, organisation: Caller
     ) -> dict[str, Any]:
-        """A reservation, shown to its buyer and its seller only."""
+        """Return a reservation to its buyer or its seller."""
         return reservation_json(get_reservation(engine, organisation, reservation_id))
 
     # --------------------------------------------------------------- writes

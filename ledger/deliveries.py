@@ -45,7 +45,7 @@ UINT256_MAX = 2**256 - 1
 
 @dataclass(frozen=True)
 class Logistics:
-    """Who carries a transfer and between which places; every field is optional."""
+    """Transporter and places of a transfer, all optional."""
 
     transporter: str | None = None
     pickup: str | None = None
