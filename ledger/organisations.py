@@ -146,11 +146,17 @@ def keystore_path(settings: Settings, address: str) -> Path:
 
 def write_keystore(settings: Settings, account: LocalAccount) -> Path:
     """Encrypt ``account``'s key into its keystore file, readable by the owner only."""
+    cost = settings.keystore_scrypt_n
+    if cost & (cost - 1):
+        raise ConfigurationError(
+            f"RECLAIM_KEYSTORE_SCRYPT_N={cost} is not a power of two; use 262144 "
+            "(2**18) or another power of two."
+        )
     keystore = Account.encrypt(
         account.key,
         keystore_passphrase(settings),
         kdf="scrypt",
-        iterations=settings.keystore_scrypt_n,
+        iterations=cost,
     )
     path = keystore_path(settings, account.address)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -56,8 +56,8 @@ class Attempt:
 
 @dataclass(frozen=True)
 class RouteCases:
-    """For one route: the owner's valid request, another organisation's, and a
-    request that asks for more than there is (or conflicts with the state)."""
+    """Requests to one route: the owner's valid one, another organisation's, and one
+    for more than there is or that conflicts with the current state."""
 
     valid: Attempt
     other_organisation: Attempt
@@ -125,7 +125,7 @@ CASES: dict[tuple[str, str], Callable[[Ids], RouteCases]] = {
     ),
     ("POST", "/transfers"): lambda ids: RouteCases(
         valid=Attempt("ACT-001", "/transfers", _transfer_body("1")),
-        # ACT-009 holds none of the lot.
+        # ACT-009 has no balance of the lot.
         other_organisation=Attempt("ACT-009", "/transfers", _transfer_body("1")),
         conflict=Attempt("ACT-001", "/transfers", _transfer_body("1000")),
     ),
