@@ -64,8 +64,9 @@ MAX_CONDITIONS_LENGTH = 2000
 
 # Serialises check-then-write sequences in this process. PostgreSQL also locks the
 # listing row, so two processes cannot reserve the same quantity at once.
-# NOTE: on SQLite a second process racing for the same listing gets a "database is
-# locked" error instead of a clear conflict message.
+# NOTE: SQLite ignores FOR UPDATE and the driver starts its transaction only at the
+# first write, so two processes sharing one SQLite file could oversell a listing. Run
+# one API process per SQLite file, or use PostgreSQL.
 _write_lock = threading.RLock()
 
 
@@ -496,7 +497,7 @@ def listing_valuation(
         "listing_id": view.id,
         "lot_id": str(view.lot_id),
         "unit": view.unit.symbol,
-        "listed_quantity": quantity_text(remaining),
+        "unsold_quantity": quantity_text(remaining),
         "asking_price_per_unit_eur": _euros(view.price_cents),
         "asking_total_eur": _euros(_total_cents(view.price_cents, remaining)),
         "estimated_unit_price_eur": valuation["estimated_unit_price_eur"],

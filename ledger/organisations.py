@@ -159,7 +159,7 @@ def write_keystore(settings: Settings, account: LocalAccount) -> Path:
         iterations=cost,
     )
     path = keystore_path(settings, account.address)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         json.dump(keystore, file)

@@ -507,3 +507,29 @@ def test_cli_org_listing_and_transfer(market: Market) -> None:
     note = market.settings.data_dir / "delivery-notes" / f"{note_hash[2:]}.json"
     assert json.loads(note.read_bytes())["transporter"]["id"] == "ACT-005"
     assert _balance(market, "ACT-004") == 3_000
+
+
+def test_concurrent_reservations_never_oversell(market: Market, served: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = market.ledger.engine
+    listing = create_listing(engine, get_organisation(engine, "ACT-001"), DOORS, YARD)
+    buyers = ["ACT-004", "ACT-005", "ACT-008", "ACT-009"] * 2
+
+    def attempt(actor: str) -> int:
+        response = httpx.post(
+            f"{served}/listings/{listing.id}/reservations",
+            headers={"X-API-Key": market.keys[actor]},
+            json={"quantity": "10", "hours": 1},
+            timeout=60,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=len(buyers)) as pool:
+        statuses = sorted(pool.map(attempt, buyers))
+
+    # 40 doors are listed, so exactly four reservations of 10 fit.
+    assert statuses == [201] * 4 + [409] * 4
+    view = get_listing(engine, listing.id)
+    assert view.reserved == 40_000
+    assert view.available == 0
