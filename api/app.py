@@ -11,12 +11,12 @@ from web3 import Web3
 
 from api.market import (
     OFFSET_MAX,
-    UINT256_MAX,
     create_market_router,
     register_error_handlers,
 )
 from ledger.chain.accounts import parse_address
 from ledger.context import open_engine
+from ledger.db.types import UINT256_MAX
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.queries import (
     DEFAULT_PAGE_SIZE,

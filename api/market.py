@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from web3 import Web3
 
 from ledger.context import Ledger, open_ledger
+from ledger.db.types import UINT256_MAX
 from ledger.deliveries import Delivery, Logistics, quantity_text, transfer_with_note
 from ledger.errors import AuthenticationFailed, Conflict, PermissionDenied
 from ledger.logistics import DEFAULT_VEHICLE, read_delivery_note
@@ -33,6 +34,7 @@ from ledger.market import (
     cancel_reservation,
     confirm_sale,
     create_listing,
+    euros,
     get_listing,
     get_reservation,
     list_listings,
@@ -47,7 +49,6 @@ from ledger.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-UINT256_MAX = 2**256 - 1
 # Row ids are INTEGER columns, 32-bit signed in PostgreSQL.
 ROW_ID_MAX = 2**31 - 1
 # SQLite and PostgreSQL take OFFSET as a 64-bit signed integer.
@@ -163,11 +164,6 @@ def _time(seconds: int | None) -> str | None:
     return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
 
 
-def _euros(cents: int) -> str:
-    whole, rest = divmod(cents, 100)
-    return f"{whole}.{rest:02d}"
-
-
 def _organisation_json(organisation: OrganisationView) -> dict[str, Any]:
     return {
         "id": organisation.actor_id,
@@ -197,7 +193,7 @@ def listing_json(view: ListingView) -> dict[str, Any]:
         "quantity_reserved": quantity_text(view.reserved),
         "quantity_available": quantity_text(view.available),
         "seller_holding": quantity_text(view.holding),
-        "price_per_unit_eur": _euros(view.price_cents),
+        "price_per_unit_eur": euros(view.price_cents),
         "location": {
             "name": view.location_name,
             "latitude": view.latitude,

@@ -18,6 +18,7 @@ from web3.types import TxReceipt
 from ledger.context import Ledger
 from ledger.custody import signing_account, transfer_lot
 from ledger.db.models import Lot
+from ledger.db.types import UINT256_MAX
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.importing import resolve_address
 from ledger.logistics import (
@@ -39,8 +40,6 @@ from ledger.units import (
     to_fixed,
 )
 from ledger.writes import CustodyReason
-
-UINT256_MAX = 2**256 - 1
 
 
 @dataclass(frozen=True)

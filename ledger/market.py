@@ -425,10 +425,8 @@ def confirm_sale(
                 "sale": {
                     "listing_id": listing.id,
                     "reservation_id": row.id,
-                    "price_per_unit_eur": _euros(listing.price_cents),
-                    "total_eur": _euros(
-                        _total_cents(listing.price_cents, row.quantity)
-                    ),
+                    "price_per_unit_eur": euros(listing.price_cents),
+                    "total_eur": euros(_total_cents(listing.price_cents, row.quantity)),
                 }
             }
             lot_id, quantity = listing.lot_id, row.quantity
@@ -498,11 +496,11 @@ def listing_valuation(
         "lot_id": str(view.lot_id),
         "unit": view.unit.symbol,
         "unsold_quantity": quantity_text(remaining),
-        "asking_price_per_unit_eur": _euros(view.price_cents),
-        "asking_total_eur": _euros(_total_cents(view.price_cents, remaining)),
+        "asking_price_per_unit_eur": euros(view.price_cents),
+        "asking_total_eur": euros(_total_cents(view.price_cents, remaining)),
         "estimated_unit_price_eur": valuation["estimated_unit_price_eur"],
         "estimated_total_eur": (
-            _euros(_total_cents(estimated_cents, remaining))
+            euros(_total_cents(estimated_cents, remaining))
             if estimated_cents is not None
             else None
         ),
@@ -536,17 +534,15 @@ def lot_valuation(engine: Engine, lot_id: int) -> dict[str, Any]:
         "unit": Unit(lot.unit).symbol,
         "quantity": quantity_text(lot.quantity),
         "estimated_unit_price_cents": estimated,
-        "estimated_unit_price_eur": _euros(estimated)
-        if estimated is not None
-        else None,
+        "estimated_unit_price_eur": euros(estimated) if estimated is not None else None,
         "estimated_total_eur": (
-            _euros(_total_cents(estimated, lot.quantity))
+            euros(_total_cents(estimated, lot.quantity))
             if estimated is not None
             else None
         ),
         "asking_price_per_unit_eur": {
-            "min": _euros(asking[0]) if asking[0] is not None else None,
-            "max": _euros(asking[1]) if asking[1] is not None else None,
+            "min": euros(asking[0]) if asking[0] is not None else None,
+            "max": euros(asking[1]) if asking[1] is not None else None,
         },
         # The inventory format has no new-product price column, so none is shown.
         "new_product_price_eur": None,
@@ -573,7 +569,8 @@ def _json(body: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _euros(cents: int) -> str:
+def euros(cents: int) -> str:
+    """Format cents as euros with two decimals, such as ``39.50``."""
     return str((Decimal(cents) / CENTS_PER_EURO).quantize(Decimal("0.01")))
 
 
