@@ -20,7 +20,13 @@ from web3 import Web3
 
 from ledger.context import Ledger, open_ledger
 from ledger.db.types import UINT256_MAX
-from ledger.deliveries import Delivery, Logistics, quantity_text, transfer_with_note
+from ledger.deliveries import (
+    Delivery,
+    Logistics,
+    catch_up,
+    quantity_text,
+    transfer_with_note,
+)
 from ledger.errors import AuthenticationFailed, Conflict, PermissionDenied
 from ledger.logistics import DEFAULT_VEHICLE, read_delivery_note
 from ledger.market import (
@@ -281,11 +287,6 @@ def create_market_router(settings: Settings, engine: Engine) -> APIRouter:
 
     Caller = Annotated[OrganisationView, Depends(caller)]
 
-    def index_to_head(ledger: Ledger) -> None:
-        indexer = ledger.indexer()
-        indexer.prepare()
-        indexer.run_to_head()
-
     # ---------------------------------------------------------------- reads
 
     @router.get("/organisations")
@@ -415,7 +416,7 @@ def create_market_router(settings: Settings, engine: Engine) -> APIRouter:
             body.reference,
             body.logistics(),
         )
-        index_to_head(ledger)
+        catch_up(ledger)
         return _delivery_json(delivery)
 
     return router

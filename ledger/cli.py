@@ -27,6 +27,8 @@ org_app = typer.Typer(help="Organisations, their signing keystores and API keys.
 app.add_typer(org_app, name="org")
 listing_app = typer.Typer(help="List lots for sale and show listings.")
 app.add_typer(listing_app, name="listing")
+note_app = typer.Typer(help="Check delivery notes against the chain.")
+app.add_typer(note_app, name="note")
 
 # Reports keep full hashes and dates when written to a pipe or a file.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -479,6 +481,39 @@ def listing_list(
             view.location_name,
         )
     console.print(table)
+
+
+@note_app.command("check")
+def note_check(
+    note: Annotated[
+        str, typer.Argument(help="A delivery note file, or its 0x SHA-256 hash.")
+    ],
+) -> None:
+    """Check that a delivery note is the reference of an indexed transfer."""
+    from ledger.context import open_engine
+    from ledger.deliveries import check_delivery_note
+    from ledger.logistics import read_delivery_note
+
+    path = Path(note)
+    if path.is_file():
+        body = path.read_bytes()
+    else:
+        body = read_delivery_note(state.settings, note)
+    result = check_delivery_note(open_engine(state.settings), body)
+    if result.transaction_hash is None:
+        raise LedgerError(
+            f"No indexed transfer has the reference {result.note_hash}; the note was "
+            "changed, or run 'reclaim index' to catch up with the chain."
+        )
+    if result.mismatches:
+        raise LedgerError(
+            f"Transfer {result.transaction_hash} has the reference "
+            f"{result.note_hash}, but " + "; ".join(result.mismatches) + "."
+        )
+    console.print(
+        f"Delivery note {result.note_hash} matches transfer {result.transaction_hash} "
+        f"in block {result.block_number}."
+    )
 
 
 def _parse_date(text: str | None) -> date | None:

@@ -7,19 +7,29 @@ through :func:`ledger.custody.transfer_lot`, the same function as plain transfer
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from web3.types import TxReceipt
 
 from ledger.context import Ledger
 from ledger.custody import signing_account, transfer_lot
-from ledger.db.models import Lot
+from ledger.db.models import Lot, Transfer
 from ledger.db.types import UINT256_MAX
-from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ledger.errors import (
+    Conflict,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    PermissionDenied,
+)
 from ledger.importing import resolve_address
 from ledger.logistics import (
     DEFAULT_VEHICLE,
@@ -40,6 +50,8 @@ from ledger.units import (
     to_fixed,
 )
 from ledger.writes import CustodyReason
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -199,6 +211,23 @@ def transfer_with_note(
     return Delivery(receipt=receipt, note_hash=note_hash, note=note, estimate=estimate)
 
 
+def catch_up(ledger: Ledger) -> bool:
+    """Index the chain up to its head after a write; return False if that failed.
+
+    The transfer is already on chain by then, so a failure here (such as another
+    indexer process storing the same blocks first) is logged and not raised. The
+    mirror catches up on the next 'reclaim index'.
+    """
+    try:
+        indexer = ledger.indexer()
+        indexer.prepare()
+        indexer.run_to_head()
+    except (LedgerError, SQLAlchemyError) as exc:
+        logger.warning("Indexing after a transfer failed; the mirror lags: %s", exc)
+        return False
+    return True
+
+
 def check_balance(ledger: Ledger, address: str, lot_id: int, amount: int) -> None:
     """Raise unless ``address`` holds at least ``amount`` thousandths of the lot."""
     balance = int(ledger.registry.functions.balanceOf(address, lot_id).call())
@@ -244,3 +273,54 @@ def _party(ledger: Ledger, text: str, address: str) -> dict[str, Any]:
         "name": organisation.name,
         "address": organisation.chain_address,
     }
+
+
+@dataclass(frozen=True)
+class NoteCheck:
+    """A delivery note compared with the indexed transfer that references it."""
+
+    note_hash: str
+    transaction_hash: str | None
+    block_number: int | None
+    mismatches: list[str]
+
+
+def check_delivery_note(engine: Engine, body: bytes) -> NoteCheck:
+    """Find the indexed transfer whose reference is the note's hash; compare facts."""
+    digest = "0x" + hashlib.sha256(body).hexdigest()
+    try:
+        note = json.loads(body)
+        expected = {
+            "lot": int(note["lot_id"]),
+            "quantity": parse_quantity(note["quantity"]),
+            "from": note["from"]["address"].lower(),
+            "to": note["to"]["address"].lower(),
+        }
+    except (ValueError, KeyError, TypeError, AttributeError, InvalidInput) as exc:
+        raise InvalidInput(
+            f"The file is not a delivery note of this project ({exc}); give a file "
+            "from DATA_DIR/delivery-notes."
+        ) from None
+
+    with Session(engine) as session:
+        transfer = session.execute(
+            select(Transfer).where(Transfer.reference_hash == digest).limit(1)
+        ).scalar_one_or_none()
+    if transfer is None:
+        return NoteCheck(digest, None, None, [])
+    found = {
+        "lot": transfer.lot_id,
+        "quantity": transfer.quantity,
+        "from": transfer.from_address,
+        "to": transfer.to_address,
+    }
+    shown = {"quantity": quantity_text}
+    mismatches = [
+        f"{name}: the note says {shown.get(name, str)(expected[name])}, the chain "
+        f"{shown.get(name, str)(found[name])}"
+        for name in expected
+        if expected[name] != found[name]
+    ]
+    return NoteCheck(
+        digest, transfer.transaction_hash, transfer.block_number, mismatches
+    )

@@ -39,6 +39,7 @@ from ledger.db.models import (
 from ledger.deliveries import (
     Delivery,
     Logistics,
+    catch_up,
     check_lot_id,
     parse_quantity,
     quantity_text,
@@ -471,9 +472,7 @@ def confirm_sale(
             )
             done.confirmed_at = now
 
-    indexer = ledger.indexer()
-    indexer.prepare()
-    indexer.run_to_head()
+    catch_up(ledger)
     with Session(engine) as session:
         confirmed = session.get(Reservation, reservation_id)
         assert confirmed is not None

@@ -28,6 +28,7 @@ from ledger.errors import (
     ConfigurationError,
     Conflict,
     InvalidInput,
+    LedgerError,
     PermissionDenied,
 )
 from ledger.indexing import run_index
@@ -508,6 +509,16 @@ def test_cli_org_listing_and_transfer(market: Market) -> None:
     assert json.loads(note.read_bytes())["transporter"]["id"] == "ACT-005"
     assert _balance(market, "ACT-004") == 3_000
 
+    assert "matches transfer" in run("note", "check", str(note))
+    assert "matches transfer" in run("note", "check", note_hash)
+    changed = note.parent / "changed.json"
+    changed.write_bytes(note.read_bytes().replace(b'"3"', b'"30"'))
+    result = runner.invoke(
+        app, ["--data-dir", data_dir, "note", "check", str(changed)], env=env
+    )
+    assert isinstance(result.exception, LedgerError)
+    assert "No indexed transfer has the reference" in str(result.exception)
+
 
 def test_concurrent_reservations_never_oversell(market: Market, served: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
@@ -533,3 +544,30 @@ def test_concurrent_reservations_never_oversell(market: Market, served: str) -> 
     view = get_listing(engine, listing.id)
     assert view.reserved == 40_000
     assert view.available == 0
+
+
+def test_note_check_finds_mismatch(market: Market) -> None:
+    from ledger.deliveries import check_delivery_note
+
+    engine = market.ledger.engine
+    seller = get_organisation(engine, "ACT-001")
+    buyer = get_organisation(engine, "ACT-004")
+    note = {
+        "lot_id": str(DOORS),
+        "quantity": "5",
+        "from": {"address": seller.chain_address},
+        "to": {"address": buyer.chain_address},
+    }
+    body = json.dumps(note).encode()
+    digest = "0x" + hashlib.sha256(body).hexdigest()
+    assert check_delivery_note(engine, body).transaction_hash is None
+
+    # A transfer of 6 that cites a note saying 5.
+    transfer_lot(market.ledger, DOORS, "ACT-001", "ACT-004", "6", "sale", digest)
+    run_index(market.ledger, _no_progress)  # type: ignore[arg-type]
+    result = check_delivery_note(engine, body)
+    assert result.transaction_hash is not None
+    assert result.mismatches == ["quantity: the note says 5, the chain 6"]
+
+    with pytest.raises(InvalidInput, match="not a delivery note"):
+        check_delivery_note(engine, b"[1, 2]")
