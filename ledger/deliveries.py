@@ -290,9 +290,9 @@ def check_delivery_note(engine: Engine, body: bytes) -> NoteCheck:
     digest = "0x" + hashlib.sha256(body).hexdigest()
     try:
         note = json.loads(body)
-        expected = {
+        expected: dict[str, int | str] = {
             "lot": int(note["lot_id"]),
-            "quantity": parse_quantity(note["quantity"]),
+            "quantity": _Quantity(parse_quantity(note["quantity"])),
             "from": note["from"]["address"].lower(),
             "to": note["to"]["address"].lower(),
         }
@@ -308,19 +308,24 @@ def check_delivery_note(engine: Engine, body: bytes) -> NoteCheck:
         ).scalar_one_or_none()
     if transfer is None:
         return NoteCheck(digest, None, None, [])
-    found = {
+    found: dict[str, int | str] = {
         "lot": transfer.lot_id,
-        "quantity": transfer.quantity,
+        "quantity": _Quantity(transfer.quantity),
         "from": transfer.from_address,
         "to": transfer.to_address,
     }
-    shown = {"quantity": quantity_text}
     mismatches = [
-        f"{name}: the note says {shown.get(name, str)(expected[name])}, the chain "
-        f"{shown.get(name, str)(found[name])}"
+        f"{name}: the note says {expected[name]}, the chain {found[name]}"
         for name in expected
         if expected[name] != found[name]
     ]
     return NoteCheck(
         digest, transfer.transaction_hash, transfer.block_number, mismatches
     )
+
+
+class _Quantity(int):
+    """Thousandths of a unit that print as a quantity in the unit, such as 84.5."""
+
+    def __str__(self) -> str:
+        return quantity_text(int(self))

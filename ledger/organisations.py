@@ -213,7 +213,8 @@ def _new_account(settings: Settings, actor_id: str) -> LocalAccount:
         and 0 < number < settings.anvil_accounts
     ):
         return dev_account(number)
-    return Account.create()
+    account: LocalAccount = Account.create()
+    return account
 
 
 def _actor_number(actor_id: str) -> int | None:
