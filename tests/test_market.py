@@ -29,6 +29,7 @@ from ledger.errors import (
     Conflict,
     InvalidInput,
     LedgerError,
+    NotFound,
     PermissionDenied,
 )
 from ledger.indexing import run_index
@@ -571,3 +572,45 @@ def test_note_check_finds_mismatch(market: Market) -> None:
 
     with pytest.raises(InvalidInput, match="not a delivery note"):
         check_delivery_note(engine, b"[1, 2]")
+
+
+def test_availability_recomputed_after_reindex(market: Market) -> None:
+    from ledger.indexing import reset_mirror
+
+    engine = market.ledger.engine
+    seller = get_organisation(engine, "ACT-001")
+    listing = create_listing(engine, seller, DOORS, YARD)
+    reservation = reserve(
+        engine, get_organisation(engine, "ACT-008"), listing.id, "15", hours=1
+    )
+    confirm_sale(market.ledger, seller, reservation.id)
+    before = get_listing(engine, listing.id)
+    assert (before.sold, before.available) == (15_000, 25_000)
+
+    # No figure is stored, so re-indexing from the chain gives the same listing.
+    reset_mirror(engine)
+    with pytest.raises(NotFound):
+        get_listing(engine, listing.id)
+    run_index(market.ledger, _no_progress)  # type: ignore[arg-type]
+    assert get_listing(engine, listing.id) == before
+
+
+def test_unindexed_sale_keeps_quantity(market: Market) -> None:
+    from ledger.db.models import Reservation
+
+    engine = market.ledger.engine
+    listing = create_listing(engine, get_organisation(engine, "ACT-001"), DOORS, YARD)
+    reservation = reserve(
+        engine, get_organisation(engine, "ACT-008"), listing.id, "15", hours=1
+    )
+    # A confirmed sale whose transfer is not in the mirror yet, as right after the
+    # transaction is mined: it must keep its quantity, neither sold nor free.
+    with Session(engine) as session, session.begin():
+        row = session.get(Reservation, reservation.id)
+        assert row is not None
+        row.status = "confirmed"
+        row.delivery_note_hash = "0x" + "ab" * 32
+    view = get_listing(engine, listing.id)
+    assert view.sold == 0
+    assert view.reserved == 15_000
+    assert view.available == 25_000
