@@ -44,6 +44,7 @@ from ledger.market import (
     get_listing,
     get_reservation,
     list_listings,
+    list_reservations,
     listing_valuation,
     lot_valuation,
     reserve,
@@ -330,6 +331,12 @@ def create_market_router(settings: Settings, engine: Engine) -> APIRouter:
         return Response(
             read_delivery_note(settings, digest), media_type="application/json"
         )
+
+    @router.get("/reservations")
+    def reservations(organisation: Caller) -> dict[str, Any]:
+        """List the reservations the caller's organisation made or received."""
+        found = list_reservations(engine, organisation)
+        return {"reservations": [reservation_json(view) for view in found]}
 
     @router.get("/reservations/{reservation_id}")
     def reservation(

@@ -391,6 +391,28 @@ def get_reservation(
         return _reservation_view(session, row, now)
 
 
+def list_reservations(
+    engine: Engine, organisation: OrganisationView, now: int | None = None
+) -> list[ReservationView]:
+    """Return the reservations an organisation made or received, newest first."""
+    now = _now(now)
+    with Session(engine) as session:
+        rows = (
+            session.execute(
+                select(Reservation)
+                .join(Listing, Listing.id == Reservation.listing_id)
+                .where(
+                    (Reservation.organisation_id == organisation.id)
+                    | (Listing.organisation_id == organisation.id)
+                )
+                .order_by(Reservation.id.desc())
+            )
+            .scalars()
+            .all()
+        )
+        return [_reservation_view(session, row, now) for row in rows]
+
+
 def confirm_sale(
     ledger: Ledger,
     seller: OrganisationView,

@@ -463,6 +463,16 @@ def test_sale_over_http(market: Market, served: str) -> None:
             == sale["delivery_note_hash"]
         )
 
+        mine = client.get("/reservations", headers=buyer).json()["reservations"]
+        assert [row["status"] for row in mine] == ["confirmed"]
+        theirs = client.get("/reservations", headers=seller).json()["reservations"]
+        assert [row["id"] for row in theirs] == [reservation["id"]]
+        outsider = {"X-API-Key": market.keys["ACT-004"]}
+        assert client.get("/reservations", headers=outsider).json() == {
+            "reservations": []
+        }
+        assert client.get("/reservations").status_code == 401
+
         after = client.get(f"/listings/{listing['id']}").json()
         assert after["quantity_sold"] == "7.5"
         assert after["quantity_available"] == "12.5"
