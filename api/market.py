@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from web3 import Web3
 
+from ledger.chain import anvil
 from ledger.context import Ledger, open_ledger
 from ledger.db.types import UINT256_MAX
 from ledger.deliveries import (
@@ -27,7 +28,12 @@ from ledger.deliveries import (
     quantity_text,
     transfer_with_note,
 )
-from ledger.errors import AuthenticationFailed, Conflict, PermissionDenied
+from ledger.errors import (
+    AuthenticationFailed,
+    ChainNotRunning,
+    Conflict,
+    PermissionDenied,
+)
 from ledger.logistics import DEFAULT_VEHICLE, read_delivery_note
 from ledger.market import (
     MAX_CONDITIONS_LENGTH,
@@ -272,6 +278,12 @@ def create_market_router(settings: Settings, engine: Engine) -> APIRouter:
     opened: list[Ledger] = []
 
     def chain() -> Ledger:
+        # A web request must not start the embedded chain as a side effect.
+        if settings.uses_embedded_chain and anvil.read_info(settings.data_dir) is None:
+            raise ChainNotRunning(
+                f"The local chain is not running (data folder {settings.data_dir}); "
+                "start it with 'reclaim chain start' before writing."
+            )
         with ledger_lock:
             if not opened:
                 opened.append(open_ledger(settings))

@@ -624,3 +624,25 @@ def test_unindexed_sale_keeps_quantity(market: Market) -> None:
     assert view.sold == 0
     assert view.reserved == 15_000
     assert view.available == 25_000
+
+
+def test_write_needs_running_chain(market: Market, served: str) -> None:
+    from ledger.chain import anvil
+
+    engine = market.ledger.engine
+    seller = get_organisation(engine, "ACT-001")
+    listing = create_listing(engine, seller, DOORS, YARD)
+    reservation = reserve(
+        engine, get_organisation(engine, "ACT-008"), listing.id, "1", hours=1
+    )
+    assert anvil.stop(market.settings.data_dir)
+
+    response = httpx.post(
+        f"{served}/reservations/{reservation.id}/confirm",
+        headers={"X-API-Key": market.keys["ACT-001"]},
+        timeout=60,
+    )
+    assert response.status_code == 503
+    assert "reclaim chain start" in response.json()["detail"]
+    assert anvil.read_info(market.settings.data_dir) is None
+    assert get_reservation(engine, seller, reservation.id).status == "active"
