@@ -26,10 +26,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# Starts the local chain, imports the sample inventory, runs a custody scenario
-# (contractor -> reclamation yard -> two buyers sharing one lot of doors), and prints
-# provenance and totals from the SQLite mirror. A builder then installs doors and tiles
-# into a renovation, an inspector clears them, the owner claims the reuse and an
+# Starts the local chain, imports the sample inventory, adds the sample organisations
+# with their keystores, runs a custody scenario (contractor -> reclamation yard -> two
+# buyers sharing one lot of doors), lists part of the yard's cement tiles for sale, and
+# prints provenance and totals from the SQLite mirror. A builder then installs doors and
+# tiles into a renovation, an inspector clears them, the owner claims the reuse and an
 # auditor approves it after recomputing the claim from the chain; the report goes to
 # var/. Steps recorded by an earlier run are skipped; the chain's state stays in var/.
 RECLAIM := $(BIN)/reclaim
@@ -41,11 +42,14 @@ CLAIM := 1
 demo: setup
 	$(RECLAIM) chain start
 	$(RECLAIM) import data/wallonia/inventory.csv --buildings data/wallonia/buildings.csv
+	$(RECLAIM) org seed data/wallonia/actors.csv
 	$(RECLAIM) transfer $(DOORS) --from ACT-001 --to ACT-004 --quantity 118 --reason sale --reference demo/LGE-005/invoice-1 --once
 	$(RECLAIM) transfer $(DOORS) --from ACT-004 --to ACT-008 --quantity 70 --reason sale --reference demo/LGE-005/invoice-2 --once
 	$(RECLAIM) transfer $(DOORS) --from ACT-004 --to ACT-009 --quantity 48 --reason sale --reference demo/LGE-005/invoice-3 --once
 	$(RECLAIM) transfer $(PARQUET) --from ACT-001 --to ACT-003 --quantity 380 --reason consignment --reference demo/NAM-002/consignment-1 --once
 	$(RECLAIM) transfer $(PARQUET) --from ACT-003 --to ACT-009 --quantity 120.5 --reason sale --reference demo/NAM-002/invoice-1 --once
+	$(RECLAIM) listing add $(PARQUET) --org ACT-003 --quantity 200 --price 35.00 --location "Dépôt Andenne" --latitude 50.4897 --longitude 5.0942 --available-from 2026-08-01 --conditions "Weekdays 8-16, pallets loaded by forklift" --once
+	$(RECLAIM) listing list
 	$(RECLAIM) history $(DOORS)
 	$(RECLAIM) history $(PARQUET)
 	$(RECLAIM) summary

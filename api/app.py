@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from web3 import Web3
 
 from api.audit import audit_router
 from api.pages import STATIC_DIR, create_pages_router
+from api.market import (
+    OFFSET_MAX,
+    create_market_router,
+    register_error_handlers,
+)
 from ledger.chain.accounts import parse_address
 from ledger.chain.connection import rpc_url
 from ledger.context import open_engine
+from ledger.db.types import UINT256_MAX
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.indexer.rpc import RpcClient
 from ledger.queries import (
@@ -31,6 +37,9 @@ from ledger.search import MAX_PAGE_SIZE as SEARCH_MAX_PAGE_SIZE
 from ledger.search import SearchQuery, search
 from ledger.settings import Settings
 from ledger.verify import verify_mirror
+
+# Text without control characters: PostgreSQL cannot compare text containing NUL.
+PRINTABLE = r"^[^\x00-\x1f]*$"
 
 
 def _lot_json(lot: LotView) -> dict[str, Any]:
@@ -99,6 +108,9 @@ def create_app(settings: Settings) -> FastAPI:
     # pages handle the requests that accept HTML and the JSON routes handle the rest.
     app.include_router(create_pages_router(settings, engine))
 
+    register_error_handlers(app)
+    app.include_router(create_market_router(settings, engine))
+
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
@@ -124,7 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
         }
 
     @app.get("/lots/{lot_id}/history")
-    def history(lot_id: int) -> dict[str, Any]:
+    def history(lot_id: Annotated[int, Path(le=UINT256_MAX)]) -> dict[str, Any]:
         """Return a lot's origin and every custody step in chain order."""
         if lot_id < 1:
             raise HTTPException(422, f"Lot id {lot_id} must be at least 1.")
@@ -147,11 +159,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/lots")
     def lots(
-        category: str | None = None,
-        building: str | None = Query(None, description="Building reference."),
+        category: str | None = Query(None, pattern=PRINTABLE),
+        building: str | None = Query(
+            None, description="Building reference.", pattern=PRINTABLE
+        ),
         holder: str | None = Query(None, description="Holder address, any case."),
         limit: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=OFFSET_MAX),
     ) -> dict[str, Any]:
         """Lots filtered by category, building and holder, with the total count."""
         address = parse_address(holder).lower() if holder else None
@@ -189,7 +203,9 @@ def create_app(settings: Settings) -> FastAPI:
         }
 
     @app.get("/buildings/{reference}")
-    def building(reference: str) -> dict[str, Any]:
+    def building(
+        reference: Annotated[str, Path(pattern=PRINTABLE)],
+    ) -> dict[str, Any]:
         """Return a building's record and its inventory of lots."""
         row, inventory = building_inventory(engine, reference)
         return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,12 @@ app = typer.Typer(
 )
 chain_app = typer.Typer(help="Start, stop and inspect the embedded local chain.")
 app.add_typer(chain_app, name="chain")
+org_app = typer.Typer(help="Organisations, their signing keystores and API keys.")
+app.add_typer(org_app, name="org")
+listing_app = typer.Typer(help="List lots for sale and show listings.")
+app.add_typer(listing_app, name="listing")
+note_app = typer.Typer(help="Check delivery notes against the chain.")
+app.add_typer(note_app, name="note")
 
 # Reports keep full hashes and dates when written to a pipe or a file.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -314,13 +321,55 @@ def transfer(
         bool,
         typer.Option(help="Skip the transfer if its reference is already recorded."),
     ] = False,
+    transporter: Annotated[
+        str | None, typer.Option(help="Organisation id of the transporter.")
+    ] = None,
+    pickup: Annotated[
+        str | None,
+        typer.Option(
+            help="Pickup place: 'latitude,longitude' or a building reference."
+        ),
+    ] = None,
+    delivery: Annotated[
+        str | None,
+        typer.Option(
+            help="Delivery place: 'latitude,longitude' or a building reference."
+        ),
+    ] = None,
+    vehicle: Annotated[
+        str, typer.Option(help="Vehicle row ('mode') of the transport factors file.")
+    ] = "hgv_diesel_all",
 ) -> None:
-    """Move custody of a quantity of a lot to another holder, then index it."""
+    """Move custody of a quantity of a lot to another holder, then index it.
+
+    With a transporter or places, a delivery note is written under
+    DATA_DIR/delivery-notes and its SHA-256 hash becomes the on-chain reference.
+    """
     from ledger.context import open_ledger
     from ledger.custody import reference_recorded, transfer_lot
+    from ledger.deliveries import Logistics, transfer_with_note
     from ledger.indexing import run_index
 
     ledger = open_ledger(state.settings, notice=notice)
+    logistics = Logistics(transporter, pickup, delivery, vehicle)
+    if logistics.named:
+        if once:
+            raise LedgerError(
+                "--once cannot recognise a transfer with a delivery note, because "
+                "each note has its own hash; leave out --once."
+            )
+        sent = transfer_with_note(
+            ledger, lot, sender, to, quantity, reason, reference, logistics
+        )
+        run_index(ledger, progress_bar)
+        console.print(
+            f"Transferred in block {sent.receipt['blockNumber']}, transaction "
+            f"0x{bytes(sent.receipt['transactionHash']).hex()}."
+        )
+        console.print(f"Delivery note {sent.note_hash} (the on-chain reference).")
+        if sent.estimate is not None:
+            console.print(f"Transport: {sent.estimate.describe()}")
+        return
     if once:
         if not reference:
             raise LedgerError("--once needs --reference to recognise the transfer.")
@@ -334,6 +383,234 @@ def transfer(
         f"Transferred in block {receipt['blockNumber']}, transaction "
         f"0x{bytes(receipt['transactionHash']).hex()}."
     )
+
+
+# ------------------------------------------------------------ organisations
+
+
+@org_app.command("list")
+def org_list() -> None:
+    """Print every organisation with its role, city and chain address."""
+    from rich.table import Table
+
+    from ledger.context import open_engine
+    from ledger.organisations import list_organisations
+
+    table = Table("id", "name", "role", "city", "chain address")
+    for organisation in list_organisations(open_engine(state.settings)):
+        table.add_row(
+            organisation.actor_id,
+            organisation.name,
+            organisation.role,
+            organisation.city,
+            organisation.chain_address,
+        )
+    console.print(table)
+
+
+@org_app.command("seed")
+def org_seed(
+    csv_file: Annotated[Path, typer.Argument(help="Actors CSV file.")] = Path(
+        "data/wallonia/actors.csv"
+    ),
+) -> None:
+    """Add the organisations of an actors CSV file, each with a new keystore."""
+    from ledger.context import open_engine
+    from ledger.organisations import seed_organisations
+
+    settings = state.settings
+    result = seed_organisations(settings, open_engine(settings), csv_file)
+    console.print(
+        f"Added {result.added} organisations; {result.skipped} were already there."
+    )
+
+
+@org_app.command("add")
+def org_add(
+    name: Annotated[str, typer.Option(help="Company name.")],
+    role: Annotated[
+        str,
+        typer.Option(help="contractor, yard, buyer, transporter, inspector, ..."),
+    ],
+    actor_id: Annotated[
+        str | None,
+        typer.Option("--id", help="Organisation id; default the next ACT-nnn."),
+    ] = None,
+    street: Annotated[str, typer.Option(help="Street and number.")] = "",
+    postcode: Annotated[str, typer.Option(help="Postcode.")] = "",
+    city: Annotated[str, typer.Option(help="City.")] = "",
+    country: Annotated[str, typer.Option(help="ISO 3166 country code.")] = "BE",
+) -> None:
+    """Add an organisation and write its signing key into an encrypted keystore."""
+    from ledger.context import open_engine
+    from ledger.organisations import add_organisation
+
+    settings = state.settings
+    organisation = add_organisation(
+        settings,
+        open_engine(settings),
+        name=name,
+        role=role,
+        street_address=street,
+        postcode=postcode,
+        city=city,
+        country=country,
+        actor_id=actor_id,
+    )
+    console.print(
+        f"Added {organisation.actor_id} ({organisation.name}) at "
+        f"{organisation.chain_address}."
+    )
+
+
+@org_app.command("key")
+def org_key(
+    organisation: Annotated[str, typer.Argument(help="Organisation id, ACT-004.")],
+) -> None:
+    """Create an API key for an organisation and print it once."""
+    from ledger.context import open_engine
+    from ledger.organisations import create_api_key
+
+    key = create_api_key(open_engine(state.settings), organisation)
+    errors.print("Store this key now; it is not shown again.")
+    console.print(key)
+
+
+@org_app.command("revoke-key")
+def org_revoke_key(
+    prefix: Annotated[str, typer.Argument(help="The part after 'rlk_' of the key.")],
+) -> None:
+    """Revoke an API key; requests with it then get 401."""
+    from ledger.context import open_engine
+    from ledger.organisations import revoke_api_key
+
+    revoke_api_key(open_engine(state.settings), prefix)
+    console.print(f"Revoked API key {prefix}.")
+
+
+# ----------------------------------------------------------------- listings
+
+
+@listing_app.command("add")
+def listing_add(
+    lot: Annotated[int, typer.Argument(help="Lot id.")],
+    organisation: Annotated[
+        str, typer.Option("--org", help="Seller: the organisation that holds the lot.")
+    ],
+    quantity: Annotated[str, typer.Option(help="Quantity in the lot's unit.")],
+    price: Annotated[str, typer.Option(help="Price per unit in euros, such as 9.00.")],
+    location: Annotated[str, typer.Option(help="Yard or site name.")],
+    latitude: Annotated[str | None, typer.Option(help="Decimal degrees.")] = None,
+    longitude: Annotated[str | None, typer.Option(help="Decimal degrees.")] = None,
+    available_from: Annotated[
+        str | None, typer.Option(help="First pickup date, YYYY-MM-DD.")
+    ] = None,
+    conditions: Annotated[str, typer.Option(help="Pickup conditions.")] = "",
+    once: Annotated[
+        bool,
+        typer.Option(help="Skip if the seller already has an open listing of the lot."),
+    ] = False,
+) -> None:
+    """List a quantity of a lot for sale, within what the seller holds."""
+    from ledger.context import open_engine
+    from ledger.market import ListingInput, create_listing, list_listings
+    from ledger.organisations import get_organisation
+
+    engine = open_engine(state.settings)
+    if once:
+        existing = list_listings(engine, lot_id=lot, seller=organisation)
+        if existing:
+            console.print(
+                f"{organisation} already lists lot {lot} (listing {existing[0].id}); "
+                "skipped."
+            )
+            return
+    view = create_listing(
+        engine,
+        get_organisation(engine, organisation),
+        lot,
+        ListingInput(
+            quantity=quantity,
+            price_per_unit=price,
+            location_name=location,
+            latitude=latitude,
+            longitude=longitude,
+            available_from=_parse_date(available_from),
+            pickup_conditions=conditions,
+        ),
+    )
+    console.print(f"Listing {view.id}: lot {view.lot_id} by {view.seller}.")
+
+
+@listing_app.command("list")
+def listing_list(
+    lot: Annotated[int | None, typer.Option(help="Only this lot.")] = None,
+    organisation: Annotated[
+        str | None, typer.Option("--org", help="Only this seller.")
+    ] = None,
+) -> None:
+    """Print open listings with their available quantity and price."""
+    from rich.table import Table
+
+    from ledger.context import open_engine
+    from ledger.deliveries import quantity_text
+    from ledger.market import list_listings
+
+    table = Table("id", "lot", "seller", "listed", "available", "EUR/unit", "at")
+    engine = open_engine(state.settings)
+    for view in list_listings(engine, lot_id=lot, seller=organisation):
+        table.add_row(
+            str(view.id),
+            str(view.lot_id),
+            view.seller,
+            f"{quantity_text(view.listed)} {view.unit.symbol}",
+            f"{quantity_text(view.available)} {view.unit.symbol}",
+            f"{view.price_cents // 100}.{view.price_cents % 100:02d}",
+            view.location_name,
+        )
+    console.print(table)
+
+
+@note_app.command("check")
+def note_check(
+    note: Annotated[
+        str, typer.Argument(help="A delivery note file, or its 0x SHA-256 hash.")
+    ],
+) -> None:
+    """Check that a delivery note is the reference of an indexed transfer."""
+    from ledger.context import open_engine
+    from ledger.deliveries import check_delivery_note
+    from ledger.logistics import read_delivery_note
+
+    path = Path(note)
+    if path.is_file():
+        body = path.read_bytes()
+    else:
+        body = read_delivery_note(state.settings, note)
+    result = check_delivery_note(open_engine(state.settings), body)
+    if result.transaction_hash is None:
+        raise LedgerError(
+            f"No indexed transfer has the reference {result.note_hash}; the note was "
+            "changed, or run 'reclaim index' to catch up with the chain."
+        )
+    if result.mismatches:
+        raise LedgerError(
+            f"Transfer {result.transaction_hash} has the reference "
+            f"{result.note_hash}, but " + "; ".join(result.mismatches) + "."
+        )
+    console.print(
+        f"Delivery note {result.note_hash} matches transfer {result.transaction_hash} "
+        f"in block {result.block_number}."
+    )
+
+
+def _parse_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise LedgerError(f"Date {text!r} is not in the form YYYY-MM-DD.") from None
 
 
 # ------------------------------------------------------------------ reports

@@ -12,6 +12,7 @@ from ledger.context import Ledger
 from ledger.db.models import Transfer
 from ledger.errors import InvalidInput
 from ledger.importing import resolve_address
+from ledger.organisations import find_organisation, unlock_account
 from ledger.units import QUANTITY_SCALE, parse_decimal, to_fixed
 from ledger.writes import CustodyReason, transfer_custody
 
@@ -30,10 +31,17 @@ def reference_hash(reference: str | None) -> bytes:
 
 
 def signing_account(ledger: Ledger, account_text: str) -> LocalAccount:
-    """Return the account that signs for ``account_text``: 'operator' or an actor id."""
+    """Return the account that signs for ``account_text``: 'operator' or an actor id.
+
+    An organisation's key comes from its encrypted keystore. Without an organisation
+    of that id, the local chain falls back to anvil's development account ``nnn``.
+    """
     if account_text == "operator":
         return ledger.operator
     text = account_text.strip().upper()
+    organisation = find_organisation(ledger.engine, text)
+    if organisation is not None:
+        return unlock_account(ledger.settings, organisation.chain_address)
     if (
         text.startswith("ACT-")
         and text[4:].isdigit()

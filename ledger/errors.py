@@ -67,3 +67,15 @@ class NotFound(LedgerError):
 
 class IndexerError(LedgerError):
     """The indexer cannot continue without risking a wrong mirror."""
+
+
+class AuthenticationFailed(LedgerError):
+    """An API key is missing, unknown or revoked."""
+
+
+class PermissionDenied(LedgerError):
+    """An organisation tried to act on something that belongs to another one."""
+
+
+class Conflict(LedgerError):
+    """A request conflicts with the current state, such as more than is available."""

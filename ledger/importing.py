@@ -21,6 +21,7 @@ from ledger.db.models import Lot, Record
 from ledger.errors import InvalidInput
 from ledger.importer import parse_inventory
 from ledger.indexing import run_index
+from ledger.organisations import find_organisation
 from ledger.records import building_record, canonical_json, lot_record, record_hash
 from ledger.units import ascii_bytes32
 from ledger.writes import LotInput, register_buildings, register_lots
@@ -44,8 +45,11 @@ class ImportResult:
 
 
 def resolve_address(ledger: Ledger, account_text: str) -> str:
-    """Resolve an actor id (``ACT-003``, local chain only) or an address."""
+    """Resolve an organisation id, an actor id (local chain only) or an address."""
     text = account_text.strip()
+    organisation = find_organisation(ledger.engine, text)
+    if organisation is not None:
+        return parse_address(organisation.chain_address)
     if text.upper().startswith("ACT-") and text[4:].isdigit():
         if not ledger.settings.uses_embedded_chain:
             raise InvalidInput(

@@ -18,6 +18,8 @@ DEFAULT_ANVIL_ACCOUNTS = 20
 DEFAULT_LOG_RANGE = 2_000
 DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+DEFAULT_RESERVATION_HOURS = 48
+DEFAULT_KEYSTORE_SCRYPT_N = 2**18
 
 
 class Settings(BaseSettings):
@@ -76,6 +78,26 @@ class Settings(BaseSettings):
     public_url: str = Field(
         DEFAULT_PUBLIC_URL,
         description="Public base URL of the web service, printed in QR labels.",
+    )
+    keystore_passphrase: SecretStr | None = Field(
+        None,
+        description=(
+            "Passphrase of the organisations' encrypted keystores; required on a "
+            "remote chain."
+        ),
+    )
+    keystore_scrypt_n: int = Field(
+        DEFAULT_KEYSTORE_SCRYPT_N,
+        ge=2,
+        description=(
+            "scrypt cost parameter n of new keystores (a power of two; eth-account's "
+            "default is 2**18)."
+        ),
+    )
+    reservation_hours: float = Field(
+        DEFAULT_RESERVATION_HOURS,
+        gt=0,
+        description="Hours a reservation lasts unless the request sets it.",
     )
 
     @property

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from rich.progress import Progress
 
-from ledger.chain.anvil import free_port
 from ledger.chain.accounts import dev_account
+from ledger.chain.anvil import free_port
 from ledger.context import open_ledger
 from ledger.custody import transfer_lot
 from ledger.importing import import_file
