@@ -22,7 +22,15 @@ from web3.exceptions import ContractLogicError, Web3Exception
 
 from ledger.chain.connection import rpc_url
 from ledger.contracts.artifacts import load_artifact
-from ledger.db.models import Holding, Lot, Record, SyncState
+from ledger.db.models import (
+    Disposal,
+    Holding,
+    Installation,
+    Lot,
+    LotDerivation,
+    Record,
+    SyncState,
+)
 from ledger.errors import ChainNotRunning
 from ledger.indexer.store import ascii_text
 from ledger.records import record_hash
@@ -67,6 +75,8 @@ class _MirrorState:
     lot: Lot
     record_body: str | None
     holdings: dict[str, int]
+    # Quantity the mirror saw leave circulation: installed, disposed of, split or merged.
+    burnt: int
 
 
 def check_lot(settings: Settings, engine: Engine, lot_id: int) -> ChainCheck:
@@ -147,6 +157,7 @@ def _read_mirror(engine: Engine, lot_id: int) -> _MirrorState | None:
                 .order_by(Holding.holder)
             ).all()
         }
+        burnt = _burnt_quantity(connection, lot_id)
     return _MirrorState(
         chain_id=sync.chain_id,
         contract_address=sync.contract_address,
@@ -155,7 +166,33 @@ def _read_mirror(engine: Engine, lot_id: int) -> _MirrorState | None:
         lot=lot_row,
         record_body=body,
         holdings=holdings,
+        burnt=burnt,
     )
+
+
+def _burnt_quantity(connection: Any, lot_id: int) -> int:
+    """Return what the mirror's end-of-life, split and merge rows took out of a lot."""
+    burnt = 0
+    for model in (Installation, Disposal):
+        burnt += sum(
+            connection.execute(
+                select(model.quantity).where(model.lot_id == lot_id)
+            ).scalars()
+        )
+    for parents, quantities, kind in connection.execute(
+        select(
+            LotDerivation.parent_lot_ids,
+            LotDerivation.quantities,
+            LotDerivation.kind,
+        )
+    ):
+        parent_ids = [int(value) for value in json.loads(parents)]
+        amounts = [int(value) for value in json.loads(quantities)]
+        if kind == "split" and parent_ids == [lot_id]:
+            burnt += sum(amounts)
+        elif kind == "merge" and lot_id in parent_ids:
+            burnt += amounts[parent_ids.index(lot_id)]
+    return burnt
 
 
 def _compare(w3: Web3, state: _MirrorState, lot_id: int) -> list[str]:
@@ -196,7 +233,11 @@ def _compare(w3: Web3, state: _MirrorState, lot_id: int) -> list[str]:
             "unit": unit,
         },
     )
-    differences += _record_differences(state, "0x" + bytes(chain_record_hash).hex())
+    if any(chain_record_hash) or state.lot.record_hash != "0x" + "00" * 32:
+        # A merge of several buildings' lots has no record; its hash is zero.
+        differences += _record_differences(
+            state, "0x" + bytes(chain_record_hash).hex()
+        )
     differences += _holding_differences(registry, state, lot_id, quantity, unit)
     return differences
 
@@ -204,7 +245,7 @@ def _compare(w3: Web3, state: _MirrorState, lot_id: int) -> list[str]:
 def _lot_differences(state: _MirrorState, chain: dict[str, Any]) -> list[str]:
     lot = state.lot
     mirror = {
-        "building id": lot.building_id,
+        "building id": lot.building_id or "0x" + "00" * 32,
         "category": lot.category,
         "record hash": lot.record_hash,
         "registered quantity": lot.quantity,
@@ -254,7 +295,7 @@ def _holding_differences(
         for holder, balance in zip(holders, balances, strict=True)
         if state.holdings[holder] != balance
     ]
-    missing = quantity - sum(balances)
+    missing = quantity - state.burnt - sum(balances)
     if missing > 0:
         differences.append(
             f"Holders that the mirror does not list hold {amount(missing)} on chain."

@@ -23,7 +23,6 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 from rich.progress import Progress
-from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from ledger.chain import anvil
 from ledger.chain.accounts import dev_account
@@ -31,11 +30,9 @@ from ledger.chain.anvil import free_port
 from ledger.chain_check import check_lot
 from ledger.context import open_engine, open_ledger
 from ledger.custody import transfer_lot
-from ledger.db.engine import open_database
-from ledger.db.types import Uint256
 from ledger.importing import import_file
 from ledger.indexing import run_index
-from ledger.queries import indexer_status, lot_inspections
+from ledger.queries import indexer_status
 from ledger.settings import Settings
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "wallonia"
@@ -405,34 +402,61 @@ def test_check_without_local_chain(site: Site, tmp_path: Path) -> None:
     assert status["last_block"] == site.last_block
 
 
-def test_inspections_read_from_table(site: Site, tmp_path: Path) -> None:
-    engine = open_engine(Settings(data_dir=site.data_dir))
-    assert lot_inspections(engine, DOORS_LOT) == []
+def test_passport_shows_inspection_and_revocation(
+    chain: tuple[Path, str], tmp_path: Path
+) -> None:
+    from eth_utils import keccak
 
-    # A stand-in inspections table in a separate mirror, laid out like the other
-    # chain-derived tables; the real model belongs to the inspections feature.
-    other = open_database(f"sqlite:///{tmp_path / 'other.sqlite3'}")
-    table = Table(
-        "inspections",
-        MetaData(),
-        Column("lot_id", Uint256()),
-        Column("grade", String(1)),
-        Column("block_number", Integer()),
-        Column("log_index", Integer()),
+    from indexer_support import (
+        new_indexer,
+        open_test_ledger,
+        register_test_lots,
+        running_api,
     )
-    table.create(other)
-    with other.begin() as connection:
-        connection.execute(
-            table.insert(),
-            [
-                {"lot_id": 5, "grade": "B", "block_number": 9, "log_index": 0},
-                {"lot_id": 6, "grade": "C", "block_number": 8, "log_index": 0},
-                {"lot_id": 5, "grade": "A", "block_number": 7, "log_index": 2},
-            ],
-        )
-    rows = lot_inspections(other, 5)
-    assert [row["grade"] for row in rows] == ["A", "B"]
-    assert [row["block_number"] for row in rows] == [7, 9]
+    from ledger.chain.accounts import dev_account
+    from ledger.lifecycle import (
+        ConditionGrade,
+        HazardChecks,
+        HazardStatus,
+        grant_role,
+        record_inspection,
+        revoke_inspection,
+    )
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, f"sqlite:///{tmp_path / 'mirror.sqlite3'}")
+    register_test_lots(ledger, 1)
+    inspector = dev_account(3)
+    grant_role(ledger.registry, ledger.sender(), "inspector", inspector.address)
+    checks = HazardChecks(
+        HazardStatus.ABSENT,
+        HazardStatus.PRESENT,
+        HazardStatus.ABSENT,
+        HazardStatus.NOT_TESTED,
+    )
+    inspection = record_inspection(
+        ledger.registry,
+        ledger.sender(inspector),
+        1,
+        ConditionGrade.B,
+        b"interior-door".ljust(32, b"\0"),
+        checks,
+        keccak(text="lab report"),
+    )
+    revoke_inspection(
+        ledger.registry, ledger.sender(inspector), inspection, keccak(text="wrong lot")
+    )
+    new_indexer(ledger, ledger.engine).run_to_head()
+
+    with running_api(ledger.settings) as base:
+        page = httpx.get(f"{base}/passport/1", headers={"Accept": "text/html"}).text
+    assert "No inspection recorded." not in page
+    assert "<dt>Grade</dt><dd>B</dd>" in page
+    assert "<dt>lead paint</dt><dd>present</dd>" in page
+    assert "interior-door" in page
+    assert "Revoked" in page
+    assert "0x" + keccak(text="wrong lot").hex() in page
+    assert "checked against the chain at block" in page.lower()
 
 
 # ------------------------------------------------------------- browser
