@@ -310,3 +310,77 @@ class SearchEntry(Base):
     available_from: Mapped[date | None] = mapped_column(Date, index=True)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+
+
+class Organisation(Base):
+    """A company that holds, sells, buys, transports or inspects materials."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    actor_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(64))
+    secondary_roles: Mapped[str] = mapped_column(String(200))
+    street_address: Mapped[str] = mapped_column(String(200))
+    postcode: Mapped[str] = mapped_column(String(16))
+    city: Mapped[str] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2))
+    chain_address: Mapped[str] = mapped_column(ADDRESS, unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKey(Base):
+    """An API key of an organisation, stored as the SHA-256 of the full key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id"), index=True
+    )
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Listing(Base):
+    """An offer by the holder of a lot to sell a quantity of it."""
+
+    __tablename__ = "listings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lot_id: Mapped[int] = mapped_column(Uint256, index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id"), index=True
+    )
+    quantity: Mapped[int] = mapped_column(Uint256)
+    price_cents: Mapped[int] = mapped_column(BigInteger)
+    location_name: Mapped[str] = mapped_column(String(200))
+    latitude: Mapped[str | None] = mapped_column(String(16))
+    longitude: Mapped[str | None] = mapped_column(String(16))
+    available_from: Mapped[date | None] = mapped_column(Date)
+    pickup_conditions: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    withdrawn_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Reservation(Base):
+    """A buyer's hold on a quantity of a listing until it expires or is confirmed."""
+
+    __tablename__ = "reservations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id"), index=True
+    )
+    quantity: Mapped[int] = mapped_column(Uint256)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    delivery_note_hash: Mapped[str | None] = mapped_column(HASH)
+    transaction_hash: Mapped[str | None] = mapped_column(HASH)
+    confirmed_at: Mapped[int | None] = mapped_column(BigInteger)
