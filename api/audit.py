@@ -7,14 +7,17 @@ each request, as ``reclaim audit`` does, so they need a reachable node.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
 from web3 import Web3
 
+from api.market import key_owner
 from ledger.chain.connection import connect, rpc_url
+from ledger.db.types import UINT256_MAX
+from ledger.organisations import OrganisationView
 from ledger.context import Ledger
 from ledger.contracts.deployment import load_deployment
 from ledger.evidence import EvidenceCorrupted, add_evidence, read_evidence
@@ -55,19 +58,24 @@ def _connect(settings: Settings, engine: Engine) -> Ledger:
     )
 
 
+ClaimId = Annotated[
+    int, Path(ge=1, le=UINT256_MAX, description="Claim id, from 1 as registered.")
+]
+
+
 def audit_router(settings: Settings, engine: Engine) -> APIRouter:
     """Build the router; ``engine`` reads the mirror named by ``settings``."""
     router = APIRouter(tags=["audit"])
 
     @router.get("/claims/{claim_id}")
-    def claim(claim_id: int) -> dict[str, Any]:
+    def claim(claim_id: ClaimId) -> dict[str, Any]:
         """Return a claim, the installations into its building and its decisions."""
         found = claim_details(engine, claim_id)
         found["owner"] = Web3.to_checksum_address(found["owner"])
         return dict(_jsonable(found))
 
     @router.get("/claims/{claim_id}/report.{fmt}")
-    def report(claim_id: int, fmt: str) -> Response:
+    def report(claim_id: ClaimId, fmt: str) -> Response:
         """Return the claim's audit recomputed from the chain, as json, html or pdf."""
         from ledger.audit.render import render_html, render_json, render_pdf
         from ledger.audit.service import audit_claim
@@ -106,10 +114,18 @@ def audit_router(settings: Settings, engine: Engine) -> APIRouter:
             return JSONResponse(status_code=409, content={"detail": str(exc)})
         return Response(content, media_type="application/octet-stream")
 
+    key_holder = key_owner(engine)
+
     @router.post("/evidence", status_code=201)
-    async def add(request: Request) -> dict[str, Any]:
-        """Store the request body as an evidence document; return its sha256."""
-        # NOTE: no authentication yet; put the service behind a trusted network.
+    async def add(
+        request: Request,
+        organisation: OrganisationView = Depends(key_holder),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Store the request body as an evidence document; return its sha256.
+
+        Any organisation's API key may add evidence; the document is named by its
+        hash, so nobody can overwrite another's.
+        """
         content = await request.body()
         if not content:
             raise HTTPException(
@@ -122,6 +138,7 @@ def audit_router(settings: Settings, engine: Engine) -> APIRouter:
                 f"{MAX_EVIDENCE_BYTES}.",
             )
         digest = add_evidence(settings.data_dir, content)
+        logger.info("Evidence %s added by %s", digest, organisation.actor_id)
         return {"sha256": digest, "size": len(content)}
 
     return router

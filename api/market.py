@@ -9,6 +9,7 @@ the CLI.
 import logging
 import threading
 from datetime import UTC, date, datetime
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
@@ -267,13 +268,32 @@ def register_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
 
 
-def create_market_router(settings: Settings, engine: Engine) -> APIRouter:
-    """Build the marketplace routes; the chain is opened on the first write."""
-    router = APIRouter(tags=["market"])
+def key_owner(engine: Engine) -> Callable[..., OrganisationView]:
+    """Return the dependency that finds the organisation of the request's API key.
+
+    The key comes as ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``; a missing
+    or unknown key raises ``AuthenticationFailed`` (401).
+    """
     bearer = HTTPBearer(auto_error=False, description="An organisation's API key.")
     header_key = APIKeyHeader(
         name="X-API-Key", auto_error=False, description="An organisation's API key."
     )
+
+    def caller(
+        credentials: Annotated[
+            HTTPAuthorizationCredentials | None, Depends(bearer)
+        ] = None,
+        api_key: Annotated[str | None, Depends(header_key)] = None,
+    ) -> OrganisationView:
+        key = credentials.credentials if credentials is not None else api_key
+        return authenticate(engine, key)
+
+    return caller
+
+
+def create_market_router(settings: Settings, engine: Engine) -> APIRouter:
+    """Build the marketplace routes; the chain is opened on the first write."""
+    router = APIRouter(tags=["market"])
     ledger_lock = threading.Lock()
     opened: list[Ledger] = []
 
@@ -289,16 +309,7 @@ def create_market_router(settings: Settings, engine: Engine) -> APIRouter:
                 opened.append(open_ledger(settings))
             return opened[0]
 
-    def caller(
-        credentials: Annotated[
-            HTTPAuthorizationCredentials | None, Depends(bearer)
-        ] = None,
-        api_key: Annotated[str | None, Depends(header_key)] = None,
-    ) -> OrganisationView:
-        key = credentials.credentials if credentials is not None else api_key
-        return authenticate(engine, key)
-
-    Caller = Annotated[OrganisationView, Depends(caller)]
+    Caller = Annotated[OrganisationView, Depends(key_owner(engine))]
 
     # ---------------------------------------------------------------- reads
 

@@ -81,8 +81,9 @@ def _format_utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _format_euros(cents: int | None) -> str:
-    if cents is None:
+def _format_euros(cents: object) -> str:
+    # A lot registered without an off-chain record has no price at all.
+    if not isinstance(cents, int):
         return "not given"
     return f"€{cents // 100:,}.{cents % 100:02d}"
 

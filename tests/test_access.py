@@ -7,6 +7,8 @@ rows and the chain balances must be exactly as before.
 
 from __future__ import annotations
 
+import hashlib
+
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -214,8 +216,13 @@ def send(
     return client.request(method, attempt.path, json=attempt.body, headers=headers)
 
 
+# Write routes that any organisation's key may use, since they change nothing that
+# belongs to one organisation: evidence documents are named by their own hash.
+ANY_ORGANISATION = {("POST", "/evidence")}
+
+
 def test_every_write_route_has_cases(market: Market) -> None:
-    routes = write_routes(create_app(market.settings))
+    routes = write_routes(create_app(market.settings)) - ANY_ORGANISATION
     assert routes == set(CASES), (
         f"Write routes without access cases: {sorted(routes - set(CASES))}; "
         f"cases for missing routes: {sorted(set(CASES) - routes)}"
@@ -305,3 +312,35 @@ def test_write_routes_accept_owner(
         headers = {"Authorization": f"Bearer {market.keys[attempt.actor]}"}
         response = send(client, method, attempt, headers)
         assert response.status_code in (200, 201), (method, path, response.text)
+
+
+def test_evidence_upload_needs_a_key(market: Market, client: httpx.Client) -> None:
+    evidence = market.settings.data_dir / "evidence"
+
+    def stored() -> list[str]:
+        return sorted(p.name for p in evidence.glob("*")) if evidence.exists() else []
+
+    before = stored()
+    document = b"lab report: no asbestos found"
+    missing = client.post("/evidence", content=document)
+    assert missing.status_code == 401, missing.text
+    forged = client.post(
+        "/evidence",
+        content=document,
+        headers={"Authorization": "Bearer rlk_0000000000000000_forged"},
+    )
+    assert forged.status_code == 401, forged.text
+    empty = client.post(
+        "/evidence", content=b"", headers={"X-API-Key": market.keys["ACT-004"]}
+    )
+    assert empty.status_code == 422, empty.text
+    assert stored() == before
+
+    added = client.post(
+        "/evidence", content=document, headers={"X-API-Key": market.keys["ACT-004"]}
+    )
+    assert added.status_code == 201, added.text
+    digest = hashlib.sha256(document).hexdigest()
+    assert added.json()["sha256"] == digest
+    assert stored() == sorted([*before, digest])
+    assert client.get(f"/evidence/{digest}").content == document

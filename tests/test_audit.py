@@ -744,7 +744,19 @@ def test_api_inspections_of_lot(scenario: Scenario, service: str) -> None:
 
 
 def test_api_evidence_checks_hash(scenario: Scenario, service: str) -> None:
-    added = httpx.post(f"{service}/evidence", content=b"delivery note 17", timeout=30)
+    from ledger.context import open_engine
+    from ledger.organisations import add_organisation, create_api_key
+
+    settings = Settings(data_dir=scenario.data_dir, keystore_scrypt_n=2**10)
+    engine = open_engine(settings)
+    inspector = add_organisation(settings, engine, "Labo Test", "inspector")
+    key = create_api_key(engine, inspector.actor_id)
+    added = httpx.post(
+        f"{service}/evidence",
+        content=b"delivery note 17",
+        headers={"X-API-Key": key},
+        timeout=30,
+    )
     digest = added.json()["sha256"]
     fetched = httpx.get(f"{service}/evidence/{digest}", timeout=30)
     missing = httpx.get(f"{service}/evidence/{'cd' * 32}", timeout=30)

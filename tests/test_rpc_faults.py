@@ -76,12 +76,12 @@ def test_random_faults_leave_mirror_equal_to_clean_index(
 
 @pytest.mark.parametrize("suggest_range", [False, True])
 def test_provider_log_limit_shrinks_ranges(
-    chain: tuple[Path, str], tmp_path: Path, suggest_range: bool
+    chain: tuple[Path, str], database_url: str, tmp_path: Path, suggest_range: bool
 ) -> None:
     # 500 lots in 20 transactions: 20 blocks of 26 logs (25 LotRegistered and one
     # TransferBatch), under a provider that refuses results over 50 logs.
     data_dir, _ = chain
-    ledger = open_test_ledger(data_dir, f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    ledger = open_test_ledger(data_dir, database_url)
     register_test_lots(ledger, 500, batch_size=25)
     head = ledger.w3.eth.block_number
     plan = FaultPlan(max_logs=50, suggest_range=suggest_range)
@@ -99,10 +99,10 @@ def test_provider_log_limit_shrinks_ranges(
 
 
 def test_block_range_limit_uses_providers_maximum(
-    chain: tuple[Path, str], tmp_path: Path
+    chain: tuple[Path, str], database_url: str, tmp_path: Path
 ) -> None:
     data_dir, _ = chain
-    ledger = open_test_ledger(data_dir, f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    ledger = open_test_ledger(data_dir, database_url)
     register_test_lots(ledger, 30, batch_size=2)
     head = ledger.w3.eth.block_number
     plan = FaultPlan(max_blocks=5)
@@ -192,12 +192,12 @@ def test_inconsistent_log_hashes_are_rejected(
 
 
 def test_missing_history_is_reported_and_checkpoint_stays(
-    chain: tuple[Path, str], tmp_path: Path
+    chain: tuple[Path, str], database_url: str
 ) -> None:
     # anvil 1.7 keeps its whole history in its state file, so a node that lost older
     # blocks (as after loading a dumped state in earlier anvil versions) is played by
     # the proxy: it answers null for those headers and no logs for those blocks.
-    ledger = _filled_chain(chain, f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    ledger = _filled_chain(chain, database_url)
     head = ledger.w3.eth.block_number
     plan = FaultPlan(missing_blocks=range(1, head - 5))
     with fault_proxy(ledger.url, plan) as url:
