@@ -2,8 +2,8 @@
 
 A query is a :class:`SearchQuery`. Its filters read the columns of a candidate
 subquery with one row per lot, so the source of each field can change without
-changing the query or the API. Today :func:`inventory_candidates` builds it from the
-mirror, and each filter reads:
+changing the query or the API. :func:`inventory_candidates` builds it from the
+mirror and the open listings, and each filter reads:
 
 - ``text``: the lot record's item id, category, description, material and location,
   and the origin building's reference, name, type and city, all normalised by
@@ -13,10 +13,12 @@ mirror, and each filter reads:
 - ``material`` and ``condition``: the lot record's ``material`` and
   ``condition_grade``. ``condition`` is a minimum grade: ``B`` matches A and B.
 - ``min_quantity``: the quantity registered on chain, in the lot's own unit.
-- ``max_price_eur``: the record's estimated unit price (seller price later).
-- ``available_by``: the record's ``available_from`` date; lots without one never match.
-- ``near`` and ``within_km``: the origin building's coordinates (yard location later),
-  prefiltered by a bounding box in SQL, then by the haversine distance.
+- ``max_price_eur``: the unit price of the lot's cheapest open listing, or else the
+  record's estimated unit price.
+- ``available_by``: that listing's available-from date, or else the record's
+  ``available_from``; lots without either never match.
+- ``near`` and ``within_km``: that listing's coordinates (the yard), or else the origin
+  building's, prefiltered by a bounding box in SQL, then by the haversine distance.
 
 Normalised text and the other record fields are kept in ``search_entries``, which is
 filled from ``records`` before each search, so SQLite and PostgreSQL compare the same
@@ -35,11 +37,11 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Engine, Select, case, func, literal, select
+from sqlalchemy import Engine, Float, Select, case, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from ledger.db.models import Building, Lot, Record, SearchEntry
+from ledger.db.models import Building, Listing, Lot, Record, SearchEntry
 from ledger.db.types import UINT256_MAX
 from ledger.errors import InvalidInput
 from ledger.queries import LotView, lots_by_id
@@ -372,13 +374,15 @@ def filter_choices(engine: Engine) -> dict[str, list[str]]:
 
 
 def inventory_candidates() -> Any:
-    """Return one row per lot with the searchable fields from the inventory records.
+    """Return one row per lot with the searchable fields, listings first.
 
     Columns: ``lot_id``, ``category``, ``search_text`` (words with a leading space
-    each), ``material``,
-    ``condition_grade``, ``quantity`` (thousandths of the lot's unit),
-    ``price_cents``, ``available_from``, ``latitude``, ``longitude``. A listing
-    source can replace this subquery with one that has the same columns.
+    each), ``material``, ``condition_grade``, ``quantity`` (thousandths of the lot's
+    unit), ``price_cents``, ``available_from``, ``latitude``, ``longitude``. Price,
+    date and place come from the lot's cheapest open listing when it has one (the
+    seller's price, the yard's coordinates), otherwise from the inventory record and
+    the origin building. Another source can replace this subquery with one that has
+    the same columns.
     """
     lot_entry = aliased(SearchEntry)
     building_entry = aliased(SearchEntry)
@@ -395,15 +399,35 @@ def inventory_candidates() -> Any:
             lot_entry.material.label("material"),
             lot_entry.condition_grade.label("condition_grade"),
             Lot.quantity.label("quantity"),
-            lot_entry.price_cents.label("price_cents"),
-            lot_entry.available_from.label("available_from"),
-            building_entry.latitude.label("latitude"),
-            building_entry.longitude.label("longitude"),
+            func.coalesce(
+                _open_listing(Listing.price_cents), lot_entry.price_cents
+            ).label("price_cents"),
+            func.coalesce(
+                _open_listing(Listing.available_from), lot_entry.available_from
+            ).label("available_from"),
+            func.coalesce(
+                cast(_open_listing(Listing.latitude), Float), building_entry.latitude
+            ).label("latitude"),
+            func.coalesce(
+                cast(_open_listing(Listing.longitude), Float), building_entry.longitude
+            ).label("longitude"),
         )
-        .join(Building, Building.building_id == Lot.building_id)
+        .outerjoin(Building, Building.building_id == Lot.building_id)
         .outerjoin(lot_entry, lot_entry.record_hash == Lot.record_hash)
         .outerjoin(building_entry, building_entry.record_hash == Building.record_hash)
         .subquery("candidates")
+    )
+
+
+def _open_listing(column: Any) -> Any:
+    """Return ``column`` of the lot's cheapest listing that is not withdrawn."""
+    return (
+        select(column)
+        .where(Listing.lot_id == Lot.lot_id, Listing.withdrawn_at.is_(None))
+        .order_by(Listing.price_cents, Listing.id)
+        .limit(1)
+        .correlate(Lot)
+        .scalar_subquery()
     )
 
 

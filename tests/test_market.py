@@ -646,3 +646,33 @@ def test_write_needs_running_chain(market: Market, served: str) -> None:
     assert "reclaim chain start" in response.json()["detail"]
     assert anvil.read_info(market.settings.data_dir) is None
     assert get_reservation(engine, seller, reservation.id).status == "active"
+
+
+def test_search_reads_open_listings(market: Market) -> None:
+    from ledger.search import GeoPoint, SearchQuery, search
+
+    engine = market.ledger.engine
+    run_index(market.ledger, _no_progress)
+    seller = get_organisation(engine, "ACT-001")
+    # Doors from Liège, offered at 1.00 EUR from a yard in Namur, 55 km away.
+    namur = ListingInput(
+        quantity="10",
+        price_per_unit="1.00",
+        location_name="Namur yard",
+        latitude="50.4652",
+        longitude="4.8621",
+    )
+
+    def found(**filters: object) -> set[int]:
+        page = search(engine, SearchQuery(page_size=100, **filters))
+        return {hit.lot.lot_id for hit in page.hits}
+
+    assert DOORS not in found(max_price_eur=Decimal("1.00"))
+    listing = create_listing(engine, seller, DOORS, namur)
+    assert DOORS in found(max_price_eur=Decimal("1.00"))
+    near_namur = found(near=GeoPoint(50.4652, 4.8621), within_km=5)
+    assert DOORS in near_namur
+
+    withdraw_listing(engine, seller, listing.id)
+    assert DOORS not in found(max_price_eur=Decimal("1.00"))
+    assert DOORS not in found(near=GeoPoint(50.4652, 4.8621), within_km=5)
