@@ -35,6 +35,8 @@ class FaultPlan:
     request starting at a block of ``fail_once_from_block`` fails with HTTP 503.
     ``missing_blocks`` plays a node without those blocks' history (headers null, no
     logs), and ``corrupt_log_hashes`` returns logs with a block hash that no block has.
+    ``genesis_hash`` replaces block 0's hash, as anvil 1.7 sometimes does after
+    reloading its state.
     """
 
     rate: float = 0.0
@@ -46,6 +48,7 @@ class FaultPlan:
     fail_once_from_block: set[int] = field(default_factory=set)
     missing_blocks: range | None = None
     corrupt_log_hashes: bool = False
+    genesis_hash: str | None = None
     seed: int = 1
     injected: Counter[str] = field(default_factory=Counter)
     forwarded: int = 0
@@ -115,7 +118,11 @@ class _Handler(BaseHTTPRequestHandler):
             timeout=30,
         )
         plan.forwarded += 1
-        if plan.missing_blocks is None and not plan.corrupt_log_hashes:
+        if (
+            plan.missing_blocks is None
+            and not plan.corrupt_log_hashes
+            and plan.genesis_hash is None
+        ):
             self._reply(upstream.status_code, upstream.content)
             return
         answer = upstream.json()
@@ -129,6 +136,13 @@ class _Handler(BaseHTTPRequestHandler):
         plan = self.server.plan
         method = call.get("method")
         missing = plan.missing_blocks
+        if (
+            method == "eth_getBlockByNumber"
+            and plan.genesis_hash is not None
+            and call["params"][0] in ("0x0", "earliest")
+            and answer.get("result")
+        ):
+            answer["result"]["hash"] = plan.genesis_hash
         if method == "eth_getBlockByNumber" and missing is not None:
             tag = call["params"][0]
             if tag.startswith("0x") and int(tag, 16) in missing:

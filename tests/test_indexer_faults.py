@@ -44,6 +44,7 @@ from ledger.indexer.store import read_checkpoint
 from ledger.indexer.sync import ChainMismatch, Indexer, IndexTarget, UndecodableLogs
 from ledger.queries import lot_history, search_lots
 from ledger.writes import CustodyReason, LotInput, register_lots
+from rpc_fault_proxy import FaultPlan, fault_proxy
 
 WAIT_SECONDS = 60
 
@@ -107,6 +108,31 @@ def test_dev_chain_reset_is_reported_not_rolled_back(
         new_indexer(ledger, ledger.engine).run_to_head()
     assert "reclaim reindex --replace" in str(raised.value)
     assert mirror_digest(ledger.engine) == before
+
+
+def test_new_genesis_hash_on_same_chain_is_accepted(
+    chain: tuple[Path, str], database_url: str, tmp_path: Path
+) -> None:
+    # anvil 1.7.1 was seen to report a new block 0 hash after reloading its saved
+    # state while block 1 and every later block stayed the same. The proxy plays that
+    # node, since the fault does not happen on every restart.
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 3)
+    new_indexer(ledger, ledger.engine).run_to_head()
+    send_transfer(ledger, 1, 10)
+    plan = FaultPlan(genesis_hash="0x" + "ab" * 32)
+    with fault_proxy(ledger.url, plan) as url:
+        last = new_indexer(ledger, ledger.engine, url=url).run_to_head()
+    assert last == ledger.w3.eth.block_number
+    assert mirror_digest(ledger.engine) == clean_digest(ledger, tmp_path, last)
+
+
+def test_restarted_chain_keeps_its_port(chain: tuple[Path, str]) -> None:
+    data_dir, url = chain
+    anvil.stop(data_dir)
+    info = anvil.start(data_dir, chain_id=31337, accounts=5)
+    assert info.rpc_url == url
 
 
 def test_undecodable_logs_are_counted_and_raised(

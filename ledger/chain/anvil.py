@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 STATE_FILE = "anvil-state.json"
 INFO_FILE = "anvil.json"
+# The last port, kept after a stop so that a restart serves the same URL to running
+# services and followers.
+PORT_FILE = "anvil.port"
 LOG_FILE = "anvil.log"
 STATE_INTERVAL = 5
 START_TIMEOUT = 30.0
@@ -49,6 +52,22 @@ class AnvilInfo:
     def rpc_url(self) -> str:
         """The node's JSON-RPC URL on the loopback interface."""
         return f"http://127.0.0.1:{self.port}"
+
+
+def _previous_port(data_dir: Path) -> int | None:
+    """Return the port of the last run if no process listens on it now."""
+    try:
+        port = int((data_dir / PORT_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Connections of the stopped node may linger in TIME_WAIT; they do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+    return port
 
 
 def free_port() -> int:
@@ -86,7 +105,8 @@ def start(
         return running
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
+    port = port or _previous_port(data_dir) or free_port()
+    (data_dir / PORT_FILE).write_text(str(port))
     command = [
         str(find_tool("anvil")),
         "--host",

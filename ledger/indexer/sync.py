@@ -174,7 +174,9 @@ class Indexer:
                 f"chain {self.chain_id}. Use the database of that chain, or rebuild "
                 "this one for the node with 'reclaim reindex --replace'."
             )
-        if checkpoint.genesis_hash != self.genesis_hash:
+        if checkpoint.genesis_hash != self.genesis_hash and not self._links_to_genesis(
+            checkpoint
+        ):
             raise ChainMismatch(
                 f"The database mirrors a chain with genesis {checkpoint.genesis_hash}, "
                 f"but the node's genesis is {self.genesis_hash}: this is another chain "
@@ -188,6 +190,33 @@ class Indexer:
                 f"not {self.target.address}; rebuild it with 'reclaim reindex --replace'."
             )
         self._check_contract_code()
+
+    def _links_to_genesis(self, checkpoint: Checkpoint) -> bool:
+        """Tell whether the node's chain still grows from the recorded genesis.
+
+        anvil 1.7 can report a new block 0 hash after reloading its saved state, while
+        block 1 still names the original genesis as its parent and every later block
+        is unchanged. Such a chain is the same chain: its block 1 links to the
+        recorded genesis and the checkpoint block keeps its hash.
+        """
+        if checkpoint.last_block_hash is None or checkpoint.last_block < 1:
+            return False
+        first, last = self.rpc.headers_or_none([1, checkpoint.last_block])
+        if first is None or last is None:
+            return False
+        same = (
+            _parent(first) == checkpoint.genesis_hash
+            and _hash(last) == checkpoint.last_block_hash
+        )
+        if same:
+            logger.warning(
+                "The node reports genesis %s, not the recorded %s, but block 1 and "
+                "block %d are unchanged: continuing with the same chain.",
+                self.genesis_hash,
+                checkpoint.genesis_hash,
+                checkpoint.last_block,
+            )
+        return same
 
     def _check_contract_code(self) -> None:
         if self.rpc.code(self.target.address) in ("0x", "", None):
