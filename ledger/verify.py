@@ -5,8 +5,10 @@ Three checks, each against the node's state at the checkpoint block:
 - every lot's record (``lot(id)``) and the lot count, and every building's record hash;
 - every balance the mirror knows of, and of every address that ever received a lot, in
   ``balanceOfBatch`` calls, so a holding missing from the mirror shows up as well;
-- the number of the registry's logs in each block range, from ``eth_getLogs``, against
-  the raw events stored for that range, and per event against the rows derived from it.
+- the registry's logs in each block range, from ``eth_getLogs``: their number against
+  the raw events and the rows derived from them, and each log's content against its
+  raw event and its derived row, field by field (a changed transfer, installation or
+  inspection row shows up even when balances agree).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from ledger.contracts.artifacts import load_artifact
 from ledger.db.models import Building, Holding, Lot, RawEvent
 from ledger.errors import IndexerError
 from ledger.indexer.rpc import LogRangeTooLarge, RpcClient
-from ledger.indexer.store import ROW_EVENTS, read_checkpoint
+from ledger.indexer.decode import EventDecoder, UndecodableLog
+from ledger.indexer.store import ROW_EVENTS, read_checkpoint, row_origin
 
 CALLS_PER_REQUEST = 200
 BALANCES_PER_CALL = 500
@@ -318,6 +321,7 @@ def _check_event_counts(
     event (buildings, lots, transfers and the like) its number of that event's logs.
     """
     names_by_topic = _event_names()
+    decoder = EventDecoder(load_artifact()["abi"])
     # Some tables take rows from several events (splits and merges, for one).
     table_of_event = {
         name: model.__tablename__ for name, (model, _) in ROW_EVENTS.items()
@@ -347,6 +351,7 @@ def _check_event_counts(
                 on_chain[table_of_event[name]] += 1
         report.ranges += 1
         report.events += len(logs)
+        _compare_rows(engine, rpc, decoder, logs, from_block, to_block, report)
         for name, (numbers, totals) in stored.items():
             mirror_count = _count_between(numbers, totals, from_block, to_block)
             if mirror_count != on_chain[name]:
@@ -359,6 +364,89 @@ def _check_event_counts(
                     )
                 )
         from_block = to_block + 1
+
+
+def _compare_rows(
+    engine: Engine,
+    rpc: RpcClient,
+    decoder: EventDecoder,
+    logs: list[dict[str, Any]],
+    from_block: int,
+    to_block: int,
+    report: VerifyReport,
+) -> None:
+    """Derive the raw events and rows of one block range from the chain's logs, and
+    compare them field by field with the mirror's rows of that range."""
+    events = []
+    for log in logs:
+        try:
+            events.append(decoder.decode(log))
+        except UndecodableLog as exc:
+            report.differences.append(
+                Difference(
+                    "undecodable log", f"blocks {from_block}-{to_block}", "", str(exc)
+                )
+            )
+    numbers = sorted({event.block_number for event in events})
+    headers = dict(zip(numbers, rpc.headers(numbers), strict=True))
+
+    expected: dict[Any, dict[tuple[int, int], dict[str, Any]]] = defaultdict(dict)
+    for event in events:
+        position = (event.block_number, event.log_index)
+        expected[RawEvent][position] = {
+            "block_hash": event.block_hash,
+            "transaction_hash": event.transaction_hash,
+            "event_name": event.name,
+            "topics": json.dumps(list(event.topics)),
+            "data": event.data,
+        }
+        if event.name in ROW_EVENTS:
+            model, build_row = ROW_EVENTS[event.name]
+            row = {**build_row(event.args), **row_origin(event, headers)}
+            expected[model][position] = row
+
+    models = [RawEvent, *{model: None for model, _ in ROW_EVENTS.values()}]
+    with engine.connect() as connection:
+        for model in models:
+            table = model.__table__
+            columns = [
+                column.name
+                for column in table.columns
+                if not (column.name == "id" and column.primary_key)
+            ]
+            stored = {
+                (row["block_number"], row["log_index"]): dict(row)
+                for row in connection.execute(
+                    select(*(table.c[name] for name in columns)).where(
+                        table.c.block_number.between(from_block, to_block)
+                    )
+                ).mappings()
+            }
+            check = "raw event" if model is RawEvent else f"{table.name} row"
+            wanted = expected.get(model, {})
+            for position in sorted(set(stored) | set(wanted)):
+                subject = f"block {position[0]} log {position[1]}"
+                mirror_row, chain_row = stored.get(position), wanted.get(position)
+                if mirror_row is None or chain_row is None:
+                    report.differences.append(
+                        Difference(
+                            check,
+                            subject,
+                            "missing" if mirror_row is None else "present",
+                            "missing" if chain_row is None else "present",
+                        )
+                    )
+                    continue
+                for name, value in chain_row.items():
+                    if mirror_row.get(name) != value:
+                        report.differences.append(
+                            Difference(
+                                f"{check} {name}",
+                                subject,
+                                str(mirror_row.get(name)),
+                                str(value),
+                            )
+                        )
 
 
 def _event_names() -> dict[str, str]:

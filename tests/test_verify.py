@@ -74,7 +74,36 @@ def test_verify_finds_every_kind_of_difference(
     assert ("lot record hash", "lot 4", "0x" + "ab" * 32) in {f[:3] for f in found}
     # The lost event was the transfer's TransferSingle, the range's last log.
     assert any(check == "raw events count" for check, *_ in found)
-    assert len(report.differences) == 3
+    checks = sorted(check for check, *_ in found)
+    assert checks == [
+        "balance",
+        "lot record hash",
+        "lots row record_hash",
+        "raw event",
+        "raw events count",
+    ]
+    assert ("raw event", "missing", "present") in {(f[0], f[2], f[3]) for f in found}
+
+
+def test_verify_finds_changed_rows(chain: tuple[Path, str], database_url: str) -> None:
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 2)
+    send_transfer(ledger, 1, 1_500, receiver=3)
+    new_indexer(ledger, ledger.engine).run_to_head()
+    with ledger.engine.begin() as connection:
+        # A changed quantity and receiver of the transfer, with balances untouched.
+        connection.execute(
+            text("UPDATE transfers SET quantity = :quantity, to_address = :to"),
+            {"quantity": _uint(database_url, 999_000), "to": "0x" + "0" * 37 + "bad"},
+        )
+    report = verify_mirror(ledger.engine, RpcClient(ledger.url))
+    found = {(d.check, d.mirror, d.chain) for d in report.differences}
+    receiver = dev_account(3).address.lower()
+    assert found == {
+        ("transfers row quantity", "999000", "1500"),
+        ("transfers row to_address", "0x" + "0" * 37 + "bad", receiver),
+    }
 
 
 def test_cli_verify_digest_and_reindex(chain: tuple[Path, str], tmp_path: Path) -> None:

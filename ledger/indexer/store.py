@@ -397,7 +397,7 @@ def _store_derived_rows(
         args = event.args
         if event.name in ROW_EVENTS:
             _, build_row = ROW_EVENTS[event.name]
-            rows[event.name].append({**build_row(args), **_origin(event, headers)})
+            rows[event.name].append({**build_row(args), **row_origin(event, headers)})
         for lot_id, value in _moved(event):
             _add_move(balance_changes, args["from"], args["to"], lot_id, value)
 
@@ -408,7 +408,10 @@ def _store_derived_rows(
     _apply_balance_changes(connection, balance_changes)
 
 
-def _origin(event: DecodedEvent, headers: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def row_origin(
+    event: DecodedEvent, headers: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    """Return the origin columns of the row derived from ``event``."""
     return {
         "block_number": event.block_number,
         "block_hash": event.block_hash,
