@@ -31,12 +31,40 @@ def make_engine(url: str, **options: Any) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revision, all or nothing.
+
+    PostgreSQL runs DDL inside the transaction. Python's sqlite3 module commits
+    before each DDL statement on its own, so a kill in the middle of a first
+    migration would leave tables without a recorded revision; on SQLite the
+    migration therefore runs on a connection where the transaction is begun
+    explicitly and covers the DDL too.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if engine.dialect.name == "sqlite":
+        engine = _transactional_ddl_engine(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _transactional_ddl_engine(engine: Engine) -> Engine:
+    """Return an engine on the same SQLite file whose transactions include DDL."""
+    migrating = create_engine(
+        engine.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    )
+
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        _configure_sqlite(dbapi_connection, _record)
+        # Leave transaction control to the BEGIN below instead of the driver.
+        dbapi_connection.isolation_level = None
+
+    def begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(migrating, "connect", connect)
+    event.listen(migrating, "begin", begin)
+    return migrating
 
 
 def open_database(url: str) -> Engine:
