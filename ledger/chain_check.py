@@ -235,9 +235,7 @@ def _compare(w3: Web3, state: _MirrorState, lot_id: int) -> list[str]:
     )
     if any(chain_record_hash) or state.lot.record_hash != "0x" + "00" * 32:
         # A merge of several buildings' lots has no record; its hash is zero.
-        differences += _record_differences(
-            state, "0x" + bytes(chain_record_hash).hex()
-        )
+        differences += _record_differences(state, "0x" + bytes(chain_record_hash).hex())
     differences += _holding_differences(registry, state, lot_id, quantity, unit)
     return differences
 

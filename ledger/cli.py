@@ -207,7 +207,7 @@ def verify() -> None:
     summary_line = (
         f"at block {report.block_number}: {report.lots} lots, {report.buildings} "
         f"buildings, {report.balances} balances, {report.events} events in "
-        f"{report.ranges} block ranges"
+        f"{report.ranges} block range(s)"
     )
     if not report.ok:
         console.print(
@@ -216,6 +216,13 @@ def verify() -> None:
         )
         raise typer.Exit(1)
     console.print(f"The mirror equals the chain {summary_line}.")
+    if report.chain_head is not None and report.chain_head > report.block_number:
+        behind = report.chain_head - report.block_number
+        notice(
+            f"The chain's head is block {report.chain_head}, so the mirror is {behind} "
+            "block(s) behind; run 'reclaim index', or keep 'reclaim index --follow' "
+            "running next to 'reclaim serve'."
+        )
 
 
 @app.command()

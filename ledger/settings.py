@@ -9,8 +9,10 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.errors import ConfigurationError
 
 DEFAULT_DATA_DIR = Path("var")
 DEFAULT_CHAIN_ID = 31337
@@ -115,6 +117,20 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings, with non-None keyword arguments (CLI flags) taking precedence."""
+    """Read the settings, with non-None keyword arguments (CLI flags) taking precedence.
+
+    Raises ConfigurationError naming each invalid variable, its value and the rule.
+    """
     given = {key: value for key, value in overrides.items() if value is not None}
-    return Settings(**given)  # type: ignore[arg-type]
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [
+            f"RECLAIM_{'_'.join(str(part) for part in error['loc']).upper()}="
+            f"{error.get('input')!r}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise ConfigurationError(
+            "Invalid settings; fix these environment variables, .env entries or "
+            "flags: " + "; ".join(problems)
+        ) from None

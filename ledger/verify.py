@@ -57,6 +57,8 @@ class VerifyReport:
 
     block_number: int
     block_hash: str | None
+    # The node's newest block when the check ran; above block_number, the mirror lags.
+    chain_head: int | None = None
     lots: int = 0
     buildings: int = 0
     balances: int = 0
@@ -107,7 +109,11 @@ def verify_mirror(
             f"{registry}; verify with the settings it was built with."
         )
     block = checkpoint.last_block
-    report = VerifyReport(block_number=block, block_hash=checkpoint.last_block_hash)
+    report = VerifyReport(
+        block_number=block,
+        block_hash=checkpoint.last_block_hash,
+        chain_head=rpc.block_number(),
+    )
     (header,) = rpc.headers_or_none([block])
     if header is None or str(header["hash"]).lower() != checkpoint.last_block_hash:
         report.differences.append(

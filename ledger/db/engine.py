@@ -9,6 +9,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from ledger.errors import ConfigurationError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -18,7 +21,14 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def make_engine(url: str, **options: Any) -> Engine:
     """Create an engine; a SQLite file gets WAL mode and a busy timeout."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            f"RECLAIM_DATABASE_URL {url!r} is not a database URL; use for example "
+            "sqlite:///var/ledger.sqlite3 or "
+            "postgresql+psycopg://postgres@127.0.0.1:5432/reclaim."
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -27,7 +37,14 @@ def make_engine(url: str, **options: Any) -> Engine:
         )
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, **options)
+    try:
+        return create_engine(url, pool_pre_ping=True, **options)
+    except (ModuleNotFoundError, NoSuchModuleError) as exc:
+        raise ConfigurationError(
+            f"RECLAIM_DATABASE_URL {parsed.render_as_string(hide_password=True)!r} "
+            f"needs a database driver that is not installed ({exc}); use sqlite:/// "
+            "or postgresql+psycopg://."
+        ) from None
 
 
 def migrate(engine: Engine) -> None:
@@ -70,7 +87,15 @@ def _transactional_ddl_engine(engine: Engine) -> Engine:
 def open_database(url: str) -> Engine:
     """Create an engine for ``url`` and migrate its schema to the newest revision."""
     engine = make_engine(url)
-    migrate(engine)
+    try:
+        migrate(engine)
+    except (OperationalError, NoSuchModuleError) as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigurationError(
+            f"Cannot open the database {shown}: {reason}. Check RECLAIM_DATABASE_URL "
+            "and that the server runs and the database exists."
+        ) from None
     return engine
 
 

@@ -290,6 +290,8 @@ class ClaimAudit(_ChainOrigin, Base):
     auditor: Mapped[str] = mapped_column(ADDRESS)
     approved: Mapped[bool] = mapped_column(Boolean)
     reasons_hash: Mapped[str] = mapped_column(HASH)
+
+
 class SearchEntry(Base):
     """Searchable fields of one lot or building record, derived from ``records``.
 
