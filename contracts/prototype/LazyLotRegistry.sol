@@ -137,11 +137,22 @@ contract LazyLotRegistry is LazyBatchBalances, AccessControl {
         firstLotId = _mintedIds() + 1;
         uint256[] memory quantities = new uint256[](count);
         for (uint256 i = 0; i < count; ++i) {
-            LotEntry memory entry = _decodeEntry(entries, i);
-            if (entry.recordHash == 0 || entry.category == 0 || entry.unit > _MAX_UNIT) {
+            // Reads the fields in place: decoding into a memory struct per lot costs more.
+            bytes32 recordHash;
+            bytes32 category;
+            uint256 word;
+            assembly ("memory-safe") {
+                let entry := add(entries.offset, mul(i, ENTRY_BYTES))
+                recordHash := calldataload(entry)
+                category := calldataload(add(entry, 32))
+                word := calldataload(add(entry, 64))
+            }
+            // `word` holds quantity (8 bytes), unit mass (8) and unit (1) from its top byte.
+            uint256 unit = (word >> 120) & 0xff;
+            if (recordHash == 0 || category == 0 || unit > _MAX_UNIT) {
                 revert LazyLotRegistryInvalidEntry(firstLotId + i);
             }
-            quantities[i] = entry.quantity;
+            quantities[i] = word >> 192;
         }
         bytes32 commitment = keccak256(abi.encodePacked(buildingId, entries));
 
