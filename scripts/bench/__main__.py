@@ -59,7 +59,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown areas {sorted(unknown)}; choose from {AREAS}")
 
-    console = Console(width=200)
+    console = Console(width=250)
     console.print(_machine())
     results: list[Result] = []
     curves: dict[str, list[writes.CurvePoint]] = {}

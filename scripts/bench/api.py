@@ -264,9 +264,7 @@ async def _warm_up(port: int, paths: list[str]) -> None:
 
 def run(lots: int, transfers: int) -> list[Result]:
     """Seed SQLite and PostgreSQL mirrors, load the API on both and the bare anchor."""
-    scale = (
-        f"{lots:,} lots, {transfers:,} transfers, 1 worker, {CONNECTIONS} connections"
-    )
+    scale = f"{lots:,} lots, {transfers:,} transfers, 1 worker"
     rng = random.Random(7)
     passport_paths = [f"/lots/{rng.randint(1, lots)}/history" for _ in range(2000)]
     search_paths = [

@@ -103,7 +103,7 @@ def print_table(results: list[Result], console: Console | None = None) -> None:
             met,
             row.scale + (f"; {row.note}" if row.note else ""),
         )
-    (console or Console(width=200)).print(table)
+    (console or Console(width=250)).print(table)
 
 
 def _figure(value: float | None, unit: str) -> str:
@@ -122,8 +122,14 @@ def peak_rss_mb() -> float:
 
 @contextmanager
 def local_chain(accounts: int = 10) -> Iterator[tuple[Path, str]]:
-    """Start the embedded anvil in a temporary data folder; yield the folder and URL."""
-    with tempfile.TemporaryDirectory(prefix="reclaim-bench-") as folder:
+    """Start the embedded anvil in a temporary data folder; yield the folder and URL.
+
+    The folder is removed on a best-effort basis: ``anvil.stop`` returns when the npm
+    launcher exits, and the anvil binary may still be writing its state file then.
+    """
+    with tempfile.TemporaryDirectory(
+        prefix="reclaim-bench-", ignore_cleanup_errors=True
+    ) as folder:
         data_dir = Path(folder)
         info = anvil.start(data_dir, chain_id=31337, accounts=accounts)
         try:

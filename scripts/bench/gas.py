@@ -281,7 +281,7 @@ def gas_results(figures: dict[str, int | None]) -> list[Result]:
     for prefix, label in (("registry", "registry"), ("lazy", "LazyLotRegistry")):
         rows.append(
             Result(
-                f"gas first transfer, batch of 100 vs of 1 ({label})",
+                f"gas first transfer, batch of 100 vs 1 ({label})",
                 figures[f"{prefix}.first_transfer.batch_100"],
                 figures[f"{prefix}.first_transfer.batch_1"],
                 "gas",

@@ -53,6 +53,7 @@ FOLLOW_SAMPLES = 30
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 PROFILE_PATH = BUILD_DIR / "indexer-profile.txt"
+PROFILE_BLOCKS = 20
 
 
 def emit_events(url: str, events: int) -> tuple[str, int]:
@@ -84,10 +85,13 @@ def _index_child(
     profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
     if profiler is not None:
+        # The first PROFILE_BLOCKS blocks are enough to see where the time goes.
+        indexer.prepare()
         profiler.enable()
-    indexer.run_to_head()
-    if profiler is not None:
+        indexer.index_range(start, start + PROFILE_BLOCKS - 1)
         profiler.disable()
+    else:
+        indexer.run_to_head()
     seconds = time.perf_counter() - started
     if profiler is not None:
         out = io.StringIO()
@@ -207,7 +211,9 @@ def _in_child(function: Any, *args: Any) -> dict[str, float]:
 def database(kind: str) -> Iterator[str]:
     """Yield the URL of a fresh SQLite file or PostgreSQL database, then remove it."""
     if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="reclaim-bench-db-") as folder:
+        with tempfile.TemporaryDirectory(
+            prefix="reclaim-bench-db-", ignore_cleanup_errors=True
+        ) as folder:
             yield f"sqlite:///{folder}/mirror.sqlite3"
         return
     name = f"reclaim_bench_{uuid.uuid4().hex[:12]}"

@@ -85,7 +85,9 @@ def write_inventory(path: Path, rows: int) -> Path:
 
 def measure_import(rows: int) -> tuple[float, float]:
     """Return the seconds to import ``rows`` lots, and to register them alone."""
-    with tempfile.TemporaryDirectory(prefix="reclaim-bench-import-") as folder:
+    with tempfile.TemporaryDirectory(
+        prefix="reclaim-bench-import-", ignore_cleanup_errors=True
+    ) as folder:
         inventory = write_inventory(Path(folder) / "inventory.csv", rows)
         settings = Settings(data_dir=Path(folder) / "data")
         ledger = open_ledger(settings, deploy_if_missing=True, notice=lambda _: None)
@@ -144,7 +146,9 @@ def _lot_inputs(path: Path) -> list[LotInput]:
 @contextmanager
 def embedded_like_anvil(extra_flags: tuple[str, ...]) -> Iterator[tuple[Path, str]]:
     """Start anvil with the embedded chain's flags plus ``extra_flags``."""
-    with tempfile.TemporaryDirectory(prefix="reclaim-bench-anvil-") as folder:
+    with tempfile.TemporaryDirectory(
+        prefix="reclaim-bench-anvil-", ignore_cleanup_errors=True
+    ) as folder:
         data_dir = Path(folder)
         port = free_port()
         command = [
@@ -251,6 +255,14 @@ def measure_curve(mode: MiningMode, heights: list[int]) -> list[CurvePoint]:
             mine_seconds = time.perf_counter() - started
             rate = _transfer_rate(url, holder, registry, receiver, mode.automine)
             points.append(CurvePoint(height, rate, mine_seconds))
+
+        # Every custody event must still be readable from block 0, as the indexer
+        # needs after a reset, whatever the mode keeps of old states.
+        query = {"address": registry.address, "fromBlock": "0x0", "toBlock": "latest"}
+        logs = _rpc(url, "eth_getLogs", [query], timeout=600)
+        expected = 2 * TRANSFERS_PER_POINT * len(heights)
+        if not isinstance(logs, list) or len(logs) < expected:
+            raise RuntimeError(f"{mode.name}: old logs are missing from eth_getLogs.")
     return points
 
 
