@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from eth_utils import keccak
 from rich.progress import Progress
 
+from ledger.chain import anvil
 from ledger.chain.anvil import DEV_MNEMONIC, free_port
 from ledger.chain.connection import connect
 from ledger.chain.transactions import TransactionSender, wait_for_receipts
@@ -48,7 +50,7 @@ TRANSFER_GAS = 150_000
 
 @dataclass(frozen=True)
 class MiningMode:
-    """How anvil mines, set over JSON-RPC once the registry is deployed."""
+    """A mining mode of anvil, set over JSON-RPC once the registry is deployed."""
 
     name: str
     anvil_flags: tuple[str, ...]
@@ -102,8 +104,6 @@ def measure_import(rows: int) -> tuple[float, float]:
             )
             ours = time.perf_counter() - started
         finally:
-            from ledger.chain import anvil
-
             anvil.stop(settings.data_dir)
         if result.lots_registered != rows:
             raise RuntimeError(f"Imported {result.lots_registered} of {rows} lots.")
@@ -114,18 +114,11 @@ def measure_import(rows: int) -> tuple[float, float]:
         operator = sender_for(w3, 0)
         registry = registry_contract(w3, deploy(operator, data_dir).address)
         buildings = {lot.building_id for lot in lots}
-        register_buildings(registry, operator, [(b, keccak_of(b)) for b in buildings])
+        register_buildings(registry, operator, [(b, keccak(b)) for b in buildings])
         started = time.perf_counter()
         register_lots(registry, operator, operator.address, lots, batch_size=100)
         anchor = time.perf_counter() - started
     return ours, anchor
-
-
-def keccak_of(value: bytes) -> bytes:
-    """Return a non-zero record hash standing in for a building record."""
-    from eth_utils import keccak
-
-    return keccak(value)
 
 
 def _lot_inputs(path: Path) -> list[LotInput]:
