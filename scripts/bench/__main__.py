@@ -65,14 +65,18 @@ def main() -> None:
     curves: dict[str, list[writes.CurvePoint]] = {}
     started = time.perf_counter()
     if "gas" in areas:
+        console.print("gas: registry, prototype and OpenZeppelin anchors")
         results += gas.run()[1]
     if "writes" in areas:
+        console.print(f"writes: import, then the curve at heights {scale['heights']}")
         heights = [int(part) for part in str(scale["heights"]).split(",")]
         rows, curves = writes.run(int(scale["import_rows"]), heights)
         results += rows
     if "indexer" in areas:
+        console.print(f"indexer: {scale['events']:,} events")
         results += indexer.run(int(scale["events"]))
     if "api" in areas:
+        console.print(f"api: {scale['lots']:,} lots, {scale['transfers']:,} transfers")
         results += api.run(int(scale["lots"]), int(scale["transfers"]))
 
     print_table(results, console)
