@@ -226,11 +226,12 @@ def database(kind: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def measure_follow(url: str, address: str, start: int) -> list[float]:
+def measure_follow(url: str, address: str) -> list[float]:
     """Return head-to-SQL latencies in seconds of single-event transactions.
 
-    The indexer follows with the default poll interval in a thread; each latency runs
-    from the transaction's receipt to its row being readable in SQLite.
+    The indexer follows with the default poll interval in a thread, from the current
+    head, so that no backfill comes first. Each latency runs from the transaction's
+    receipt to its row being readable in SQLite.
     """
     w3 = connect(url)
     operator = sender_for(w3, 0)
@@ -240,9 +241,11 @@ def measure_follow(url: str, address: str, start: int) -> list[float]:
     with database("sqlite") as database_url:
         engine = open_database(database_url)
         indexer = Indexer(
-            RpcClient(url), engine, IndexTarget(address, start), load_artifact()["abi"]
+            RpcClient(url),
+            engine,
+            IndexTarget(address, w3.eth.block_number + 1),
+            load_artifact()["abi"],
         )
-        indexer.run_to_head()
         stop = threading.Event()
         follower = threading.Thread(
             target=indexer.follow,
@@ -329,7 +332,7 @@ def run(events: int, profile: bool = True) -> list[Result]:
             # A separate run: cProfile slows the code it measures.
             with database("sqlite") as database_url:
                 _in_child(_index_child, url, database_url, address, start, True)
-        latencies = measure_follow(url, address, start)
+        latencies = measure_follow(url, address)
     quantiles = statistics.quantiles(latencies, n=20)
     results.append(
         Result(
