@@ -115,8 +115,15 @@ def _figure(value: float | None, unit: str) -> str:
 
 
 def peak_rss_mb() -> float:
-    """Return this process's peak resident set size so far, in MB."""
-    # Linux reports ru_maxrss in KiB.
+    """Return this process's peak resident set size so far, in MB.
+
+    Reads VmHWM from /proc/self/status, which starts afresh at exec. Linux keeps
+    ``ru_maxrss`` across fork and exec, so a spawned child would report its
+    parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
