@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FORGE := node_modules/.bin/forge
 
-.PHONY: setup chromium demo test test-contracts test-python artifacts lint clean
+.PHONY: setup chromium demo test test-contracts test-python artifacts lint clean bench
 
 setup: $(VENV)/.installed node_modules/.installed chromium
 
@@ -70,6 +70,11 @@ test-contracts: node_modules/.installed
 
 test-python: $(VENV)/.installed
 	$(BIN)/pytest
+
+# Runs every benchmark and prints one table, in about ten minutes on two cores.
+# BENCH_FLAGS=--full runs the full-scale sizes; docs/benchmarks.md records a run.
+bench: setup
+	$(BIN)/python -m scripts.bench $(BENCH_FLAGS)
 
 # Recompiles the contracts and rewrites the committed artifacts.
 artifacts: setup

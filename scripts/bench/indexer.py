@@ -1,0 +1,355 @@
+"""Indexer backfill and follow latency, against a raw ceiling measured in the same run.
+
+A bench contract (``CustodyEventSource``) emits logs with the registry's
+``CustodyTransferred`` signature, ``EVENTS_PER_TX`` per transaction, one transaction per
+block. The indexer reads them through its public ``Indexer`` class into a fresh SQLite
+file and a fresh PostgreSQL database. The raw ceiling reads the same block ranges with
+plain ``eth_getLogs`` over httpx, decodes them with ``eth_abi`` and bulk-inserts tuples
+with the driver (``sqlite3`` ``executemany``, psycopg ``COPY``), with no indexer logic.
+Each backfill runs in a child process, so that its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import multiprocessing
+import pstats
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import psycopg
+from eth_abi import decode as abi_decode
+from sqlalchemy import text
+
+from ledger.chain.connection import connect
+from ledger.chain.transactions import wait_for_receipts
+from ledger.contracts.artifacts import load_artifact
+from ledger.db.engine import open_database
+from ledger.indexer.rpc import RpcClient
+from ledger.indexer.sync import Indexer, IndexTarget
+from ledger.settings import DEFAULT_POLL_INTERVAL
+from scripts.bench.common import (
+    BUILD_DIR,
+    Result,
+    bench_contracts,
+    deploy_contract,
+    local_chain,
+    peak_rss_mb,
+    sender_for,
+)
+
+EVENTS_PER_TX = 1_000
+LOG_RANGE_BLOCKS = 20
+FOLLOW_SAMPLES = 30
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+PROFILE_PATH = BUILD_DIR / "indexer-profile.txt"
+PROFILE_BLOCKS = 20
+
+
+def emit_events(url: str, events: int) -> tuple[str, int]:
+    """Deploy the event source, emit ``events`` logs; return its address and block."""
+    w3 = connect(url)
+    operator = sender_for(w3, 0)
+    source = deploy_contract(operator, bench_contracts()["CustodyEventSource"])
+    start_block = w3.eth.block_number
+    hashes = []
+    for first in range(0, events, EVENTS_PER_TX):
+        count = min(EVENTS_PER_TX, events - first)
+        call = source.functions.emitTransfers(first, count)
+        hashes.append(operator.send(call, gas=4_000 * count + 100_000))
+        # Receipts carry every log: wait in small groups and drop them, so that this
+        # process stays small for the children it spawns.
+        if len(hashes) == 20:
+            wait_for_receipts(w3, hashes, timeout=3600)
+            hashes = []
+    wait_for_receipts(w3, hashes, timeout=3600)
+    return str(source.address), start_block
+
+
+def _index_child(
+    url: str, database_url: str, address: str, start: int, profile: bool
+) -> dict[str, float]:
+    engine = open_database(database_url)
+    indexer = Indexer(
+        RpcClient(url),
+        engine,
+        IndexTarget(address, start),
+        load_artifact()["abi"],
+        log_range=LOG_RANGE_BLOCKS,
+    )
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler is not None:
+        # The first PROFILE_BLOCKS blocks are enough to see where the time goes.
+        indexer.prepare()
+        profiler.enable()
+        indexer.index_range(start, start + PROFILE_BLOCKS - 1)
+        profiler.disable()
+    else:
+        indexer.run_to_head()
+    seconds = time.perf_counter() - started
+    if profiler is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+        out.write("\n--- by own time ---\n")
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        PROFILE_PATH.parent.mkdir(parents=True, exist_ok=True)
+        PROFILE_PATH.write_text(out.getvalue())
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT count(*) FROM transfers")).scalar_one()
+    return {"seconds": seconds, "rows": float(rows), "rss_mb": peak_rss_mb()}
+
+
+def _raw_child(
+    url: str, database_url: str, address: str, start: int
+) -> dict[str, float]:
+    """Read, decode and insert the events with no indexer logic: the ceiling."""
+    client = httpx.Client(timeout=300)
+    head = int(_post(client, url, "eth_blockNumber", [])["result"], 16)
+    types = ["uint256", "uint8", "bytes32", "address"]
+    started = time.perf_counter()
+    inserted = 0
+    with _raw_table(database_url) as insert:
+        for low in range(start, head + 1, LOG_RANGE_BLOCKS):
+            high = min(head, low + LOG_RANGE_BLOCKS - 1)
+            query = {"address": address, "fromBlock": hex(low), "toBlock": hex(high)}
+            logs = _post(client, url, "eth_getLogs", [query])["result"]
+            rows = []
+            for log in logs:
+                topics = log["topics"]
+                quantity, reason, reference, operator = abi_decode(
+                    types, bytes.fromhex(log["data"][2:])
+                )
+                rows.append(
+                    (
+                        int(topics[1], 16),
+                        "0x" + topics[2][-40:],
+                        "0x" + topics[3][-40:],
+                        str(quantity),
+                        reason,
+                        "0x" + reference.hex(),
+                        operator.lower(),
+                        int(log["blockNumber"], 16),
+                        log["blockHash"],
+                        log["transactionHash"],
+                        int(log["logIndex"], 16),
+                    )
+                )
+            insert(rows)
+            inserted += len(rows)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": float(inserted), "rss_mb": peak_rss_mb()}
+
+
+RAW_COLUMNS = (
+    "lot_id, from_address, to_address, quantity, reason, reference_hash, operator, "
+    "block_number, block_hash, transaction_hash, log_index"
+)
+
+
+@contextmanager
+def _raw_table(database_url: str) -> Iterator[Any]:
+    create = (
+        "CREATE TABLE raw_transfers (lot_id NUMERIC(78,0), from_address VARCHAR(42), "
+        "to_address VARCHAR(42), quantity NUMERIC(78,0), reason INTEGER, "
+        "reference_hash VARCHAR(66), operator VARCHAR(42), block_number BIGINT, "
+        "block_hash VARCHAR(66), transaction_hash VARCHAR(66), log_index INTEGER)"
+    )
+    if database_url.startswith("sqlite"):
+        connection = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+        connection.execute(create)
+        marks = ", ".join("?" * 11)
+
+        def insert_sqlite(rows: list[tuple[Any, ...]]) -> None:
+            connection.executemany(
+                f"INSERT INTO raw_transfers ({RAW_COLUMNS}) VALUES ({marks})", rows
+            )
+            connection.commit()
+
+        try:
+            yield insert_sqlite
+        finally:
+            connection.close()
+        return
+
+    with psycopg.connect(database_url.replace("+psycopg", "")) as pg:
+        pg.execute(create)
+        pg.commit()
+
+        def insert_postgres(rows: list[tuple[Any, ...]]) -> None:
+            with (
+                pg.cursor() as cursor,
+                cursor.copy(f"COPY raw_transfers ({RAW_COLUMNS}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            pg.commit()
+
+        yield insert_postgres
+
+
+def _post(client: httpx.Client, url: str, method: str, params: list[Any]) -> Any:
+    response = client.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def _in_child(function: Any, *args: Any) -> dict[str, float]:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(function, args)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def database(kind: str) -> Iterator[str]:
+    """Yield the URL of a fresh SQLite file or PostgreSQL database, then remove it."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(
+            prefix="reclaim-bench-db-", ignore_cleanup_errors=True
+        ) as folder:
+            yield f"sqlite:///{folder}/mirror.sqlite3"
+        return
+    name = f"reclaim_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.format(name=name)
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def measure_follow(url: str, address: str) -> list[float]:
+    """Return head-to-SQL latencies in seconds of single-event transactions.
+
+    The indexer follows with the default poll interval in a thread, from the current
+    head, so that no backfill comes first. Each latency runs from the transaction's
+    receipt to its row being readable in SQLite.
+    """
+    w3 = connect(url)
+    operator = sender_for(w3, 0)
+    source = w3.eth.contract(
+        address=address, abi=bench_contracts()["CustodyEventSource"]["abi"]
+    )
+    with database("sqlite") as database_url:
+        engine = open_database(database_url)
+        indexer = Indexer(
+            RpcClient(url),
+            engine,
+            IndexTarget(address, w3.eth.block_number + 1),
+            load_artifact()["abi"],
+        )
+        stop = threading.Event()
+        follower = threading.Thread(
+            target=indexer.follow,
+            args=(DEFAULT_POLL_INTERVAL,),
+            kwargs={"should_stop": stop.is_set},
+        )
+        follower.start()
+        latencies = []
+        try:
+            for n in range(FOLLOW_SAMPLES):
+                (receipt,) = wait_for_receipts(
+                    w3,
+                    [
+                        operator.send(
+                            source.functions.emitTransfers(10**9 + n, 1), gas=200_000
+                        )
+                    ],
+                )
+                mined = time.perf_counter()
+                block = int(receipt["blockNumber"])
+                while True:
+                    with engine.connect() as connection:
+                        found = connection.execute(
+                            text(
+                                "SELECT count(*) FROM transfers WHERE block_number = :b"
+                            ),
+                            {"b": block},
+                        ).scalar_one()
+                    if found:
+                        break
+                    time.sleep(0.005)
+                latencies.append(time.perf_counter() - mined)
+                # Spread the sends over the poll cycle, as real transfers arrive.
+                time.sleep(0.137 * (n % 7))
+        finally:
+            stop.set()
+            follower.join()
+    return latencies
+
+
+def run(events: int, profile: bool = True) -> list[Result]:
+    """Emit ``events`` logs, back-fill SQLite and PostgreSQL, measure follow mode."""
+    results = []
+    scale = f"{events:,} events, {EVENTS_PER_TX:,}/block, log_range {LOG_RANGE_BLOCKS}"
+    with local_chain() as (_, url):
+        address, start = emit_events(url, events)
+        for kind in ("sqlite", "postgresql"):
+            with database(kind) as database_url:
+                ours = _in_child(_index_child, url, database_url, address, start, False)
+            with database(kind) as database_url:
+                raw = _in_child(_raw_child, url, database_url, address, start)
+            if int(ours["rows"]) != events or int(raw["rows"]) != events:
+                raise RuntimeError(
+                    f"Stored {ours['rows']:.0f} and {raw['rows']:.0f} of {events} "
+                    "events."
+                )
+            ours_rate = events / ours["seconds"]
+            raw_rate = events / raw["seconds"]
+            results.append(
+                Result(
+                    f"indexer backfill into {kind} vs raw ceiling",
+                    ours_rate,
+                    raw_rate,
+                    "events/s",
+                    scale,
+                    target_ratio=0.5,
+                    target_value=30_000,
+                    target_text="≥ 30,000/s and ≥ 0.5× raw",
+                )
+            )
+            results.append(
+                Result(
+                    f"indexer peak RSS ({kind}) vs raw ceiling's",
+                    ours["rss_mb"],
+                    raw["rss_mb"],
+                    "MB",
+                    scale,
+                    higher_is_better=False,
+                    target_value=300,
+                    target_text="< 300 MB",
+                )
+            )
+        if profile:
+            # A separate run: cProfile slows the code it measures.
+            with database("sqlite") as database_url:
+                _in_child(_index_child, url, database_url, address, start, True)
+        latencies = measure_follow(url, address)
+    quantiles = statistics.quantiles(latencies, n=20)
+    results.append(
+        Result(
+            "follow head-to-SQL latency p95 (p50 in note)",
+            quantiles[18],
+            DEFAULT_POLL_INTERVAL,
+            "s",
+            f"{len(latencies)} transactions; anchor: poll interval",
+            higher_is_better=False,
+            target_value=1.5,
+            target_text="p95 ≤ 1.5 s",
+            note=f"p50 {statistics.median(latencies):.2f} s",
+        )
+    )
+    return results
