@@ -98,7 +98,11 @@ _SEARCH_PARAMETERS = [
         "description": description,
     }
     for name, description in [
-        ("q", "Words in French, Dutch or English; accents and case are ignored."),
+        (
+            "q",
+            "Words of the lot's record and origin building, matched as written in "
+            "any language with accents and case ignored. Nothing is translated.",
+        ),
         ("category", "Element category registered on chain, such as doors."),
         ("material", "Material in the lot's record, such as oak."),
         ("condition", "Minimum condition grade: A, B or C (B matches A and B)."),
