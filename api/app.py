@@ -23,9 +23,11 @@ from ledger.context import open_engine
 from ledger.db.types import UINT256_MAX
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.indexer.rpc import RpcClient
+from ledger.lot_events import LotEventStep
 from ledger.queries import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    CustodyStep,
     LotView,
     building_inventory,
     indexer_status,
@@ -66,6 +68,27 @@ def _lot_json(lot: LotView) -> dict[str, Any]:
     }
 
 
+def _step_json(step: CustodyStep | LotEventStep) -> dict[str, Any]:
+    # Every step has a "kind"; a transfer keeps the fields it had before other
+    # kinds of step were listed, so older clients read transfers unchanged.
+    if isinstance(step, CustodyStep):
+        return {
+            **asdict(step),
+            "timestamp": step.timestamp.isoformat(),
+            "from_address": Web3.to_checksum_address(step.from_address),
+            "to_address": Web3.to_checksum_address(step.to_address),
+            "quantity": str(step.quantity),
+            "reason": step.reason.label,
+        }
+    return {
+        **asdict(step),
+        "timestamp": step.timestamp.isoformat(),
+        "holder": Web3.to_checksum_address(step.holder),
+        "quantity": str(step.quantity),
+        "related_lot_ids": [str(lot_id) for lot_id in step.related_lot_ids],
+    }
+
+
 _SEARCH_PARAMETERS = [
     {
         "name": name,
@@ -75,7 +98,11 @@ _SEARCH_PARAMETERS = [
         "description": description,
     }
     for name, description in [
-        ("q", "Words in French, Dutch or English; accents and case are ignored."),
+        (
+            "q",
+            "Words of the lot's record and origin building, matched as written in "
+            "any language with accents and case ignored. Nothing is translated.",
+        ),
         ("category", "Element category registered on chain, such as doors."),
         ("material", "Material in the lot's record, such as oak."),
         ("condition", "Minimum condition grade: A, B or C (B matches A and B)."),
@@ -137,24 +164,18 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/lots/{lot_id}/history")
     def history(lot_id: Annotated[int, Path(le=UINT256_MAX)]) -> dict[str, Any]:
-        """Return a lot's origin and every custody step in chain order."""
+        """Return a lot's origin and every step in chain order.
+
+        Steps are custody transfers, installations, disposals, splits and merges,
+        named by each step's ``kind``.
+        """
         if lot_id < 1:
             raise HTTPException(422, f"Lot id {lot_id} must be at least 1.")
         found = lot_history(engine, lot_id)
         return {
             "lot": _lot_json(found.lot),
             "building_record": found.building_record,
-            "steps": [
-                {
-                    **asdict(step),
-                    "timestamp": step.timestamp.isoformat(),
-                    "from_address": Web3.to_checksum_address(step.from_address),
-                    "to_address": Web3.to_checksum_address(step.to_address),
-                    "quantity": str(step.quantity),
-                    "reason": step.reason.label,
-                }
-                for step in found.steps
-            ],
+            "steps": [_step_json(step) for step in found.steps],
         }
 
     @app.get("/lots")

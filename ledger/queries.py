@@ -21,6 +21,7 @@ from ledger.db.models import (
     Transfer,
 )
 from ledger.errors import InvalidInput, NotFound
+from ledger.lot_events import LotEventStep, lot_event_steps
 from ledger.writes import CustodyReason
 
 DEFAULT_PAGE_SIZE = 50
@@ -40,6 +41,7 @@ class CustodyStep:
     block_number: int
     transaction_hash: str
     log_index: int
+    kind: str = "transfer"
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,15 @@ class LotView:
 
 @dataclass(frozen=True)
 class LotHistory:
-    """A lot and every custody step since its registration."""
+    """A lot and every step since its registration.
+
+    The steps are custody transfers, installations, disposals, splits and merges,
+    in chain order.
+    """
 
     lot: LotView
     building_record: dict[str, Any] | None
-    steps: list[CustodyStep]
+    steps: list[CustodyStep | LotEventStep]
 
 
 def utc(timestamp: int) -> datetime:
@@ -82,7 +88,7 @@ def utc(timestamp: int) -> datetime:
 
 
 def lot_history(engine: Engine, lot_id: int) -> LotHistory:
-    """Return a lot's origin, record, holders and custody steps in chain order."""
+    """Return a lot's origin, record, holders and every step in chain order."""
     with Session(engine) as session:
         lots = _lot_views(session, select(Lot).where(Lot.lot_id == lot_id))
         if not lots:
@@ -100,7 +106,7 @@ def lot_history(engine: Engine, lot_id: int) -> LotHistory:
             .where(Transfer.lot_id == lot_id)
             .order_by(Transfer.block_number, Transfer.log_index)
         ).scalars()
-        steps = [
+        steps: list[CustodyStep | LotEventStep] = [
             CustodyStep(
                 timestamp=utc(row.timestamp),
                 from_address=row.from_address,
@@ -114,6 +120,8 @@ def lot_history(engine: Engine, lot_id: int) -> LotHistory:
             )
             for row in rows
         ]
+        steps += lot_event_steps(session, lot_id)
+    steps.sort(key=lambda step: (step.block_number, step.log_index))
     return LotHistory(lot=lot, building_record=building_record, steps=steps)
 
 

@@ -6,12 +6,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from ledger.queries import LotHistory, summary
+from ledger.queries import CustodyStep, LotHistory, summary
 from ledger.units import Unit, format_mass_kg, format_quantity
 
 
 def print_history(console: Console, history: LotHistory) -> None:
-    """Print a lot's origin building and every custody step in chain order."""
+    """Print a lot's origin building and every step in chain order."""
     lot = history.lot
     record = lot.record or {}
     building = history.building_record or {}
@@ -30,15 +30,25 @@ def print_history(console: Console, history: LotHistory) -> None:
     )
 
     table = Table(
-        "date (UTC)", "from", "to", "quantity", "reason", "block", "transaction"
+        "date (UTC)", "from", "to", "quantity", "step", "block", "transaction"
     )
     for step in history.steps:
+        # Installations, disposals, splits and merges have a holder but no receiver,
+        # so their "to" cell is left empty and the step column describes them.
+        if isinstance(step, CustodyStep):
+            sender, receiver, label = (
+                step.from_address,
+                step.to_address,
+                step.reason.label,
+            )
+        else:
+            sender, receiver, label = step.holder, "", step.description
         table.add_row(
             f"{step.timestamp:%Y-%m-%d %H:%M:%S}",
-            step.from_address,
-            step.to_address,
+            sender,
+            receiver,
             format_quantity(step.quantity, Unit(lot.unit)),
-            step.reason.label,
+            label,
             str(step.block_number),
             step.transaction_hash,
         )

@@ -78,6 +78,7 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "wallonia"
 # Lot ids of the sample inventory, in file order.
 DOORS_LGE = 5  # LGE-005, door_wood, 24 kg per door
 DOORS_NAM = 30  # NAM-004, door_wood, 42 kg per door, lead paint suspected
+DOORS_OAK = 48  # NAM-022, door_wood, 140 kg per door
 BRICKS_NAM = 43  # NAM-017, clay_brick, 2.3 kg per brick
 BRICKS_CRL = 50  # CRL-001, clay_brick, 2.3 kg per brick
 DOORS_CRL = 60  # CRL-011, door_wood, 320 kg per door
@@ -353,6 +354,74 @@ def test_lot_in_earlier_claim_not_counted(scenario: Scenario) -> None:
     assert len(lot_flags) == 1
     assert lot_flags[0].lot_id == BRICKS_CRL
     assert f"claim {scenario.honest}" in lot_flags[0].message
+
+
+def test_later_approved_claim_blocks_earlier(scenario: Scenario) -> None:
+    ledger = scenario.ledger
+    reno6 = ascii_bytes32("DST-RENO-06")
+    reno7 = ascii_bytes32("DST-RENO-07")
+    # One oak door of 140 kg into each of two buildings.
+    install(ledger.registry, _sender(ledger, CONTRACTOR), DOORS_OAK, 1_000, reno6)
+    install(ledger.registry, _sender(ledger, CONTRACTOR), DOORS_OAK, 1_000, reno7)
+    _inspect(ledger, DOORS_OAK, ALL_ABSENT, "oak doors inspection")
+    figures = compute_figures(
+        ledger,
+        reno6,
+        [DOORS_OAK],
+        1_000_000,
+        ascii_bytes32(METHOD_VERSION),
+        hashlib.sha256(b"oak door claim").digest(),
+    )
+    assert figures.reused_mass_grams == 140_000
+    first = register_claim(ledger.registry, _sender(ledger, OWNER), figures)
+    second = register_claim(ledger.registry, _sender(ledger, OWNER), figures)
+
+    # The first claim is pending, so the second may not count the same door.
+    assert _codes(scenario, second) == [
+        "CLAIM_CO2E_ABOVE_VERIFIED",
+        "CLAIM_REUSED_MASS_ABOVE_VERIFIED",
+        "CLAIM_SHARE_ABOVE_VERIFIED",
+        "LOT_IN_OTHER_CLAIM",
+        "NO_TRANSPORT_DATA",
+    ]
+
+    decide(ledger, dev_account(AUDITOR), first, False, "Resubmitted as a new claim.")
+    assert _codes(scenario, second) == ["NO_TRANSPORT_DATA"]
+    decide(ledger, dev_account(AUDITOR), second, True, "Every figure holds.")
+
+    first_result = audit_claim(ledger, first)
+    assert first_result.flag_codes == [
+        "CLAIM_CO2E_ABOVE_VERIFIED",
+        "CLAIM_REUSED_MASS_ABOVE_VERIFIED",
+        "CLAIM_SHARE_ABOVE_VERIFIED",
+        "LOT_IN_OTHER_CLAIM",
+        "NO_TRANSPORT_DATA",
+    ]
+    assert first_result.verified["reused_mass_grams"] == 0
+    assert first_result.lots[0].counted is False
+    flag = next(
+        flag for flag in first_result.flags if flag.code == "LOT_IN_OTHER_CLAIM"
+    )
+    assert flag.severity == "error"
+    assert flag.lot_id == DOORS_OAK
+    assert f"claim {second} (approved)" in flag.message
+    with pytest.raises(InvalidInput, match="LOT_IN_OTHER_CLAIM"):
+        decide(ledger, dev_account(AUDITOR), first, True, "Approve again.")
+    assert audit_claim(ledger, first).decisions[-1]["approved"] is False
+
+    # An approved claim blocks the lot on every building, not only its own.
+    other_building = register_claim(
+        ledger.registry,
+        _sender(ledger, OWNER),
+        replace(figures, destination_building_id=reno7),
+    )
+    assert _codes(scenario, other_building) == [
+        "CLAIM_CO2E_ABOVE_VERIFIED",
+        "CLAIM_REUSED_MASS_ABOVE_VERIFIED",
+        "CLAIM_SHARE_ABOVE_VERIFIED",
+        "LOT_IN_OTHER_CLAIM",
+        "NO_TRANSPORT_DATA",
+    ]
 
 
 def test_lot_installed_elsewhere_flagged(scenario: Scenario) -> None:

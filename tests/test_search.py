@@ -7,6 +7,7 @@ Each expected result was worked out by hand from those two files.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -62,6 +63,7 @@ Salle de bains,unscrew,medium,aucun,,,
 BRUSSELS = {"lat": "50.8466", "lon": "4.3528"}
 GHENT = {"lat": "51.0543", "lon": "3.7174"}
 CHARLEROI_LOTS = 25
+SAMPLE_LOTS = 74
 
 
 def _quiet() -> Progress:
@@ -148,6 +150,34 @@ def test_text_search_languages(mirror: Engine, text: str, expected: list[str]) -
     page = run(mirror, q=text)
     assert items(page) == expected
     assert page.total == len(expected)
+
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "api" / "templates"
+
+
+def _search_box_examples() -> list[str]:
+    """Return the example queries that the search boxes' placeholders suggest."""
+    examples = []
+    for name in ("base.html", "_filters.html"):
+        html = (TEMPLATES / name).read_text(encoding="utf-8")
+        box = re.search(
+            r'<input type="search" name="q"[^>]*placeholder="([^"]*)"', html
+        )
+        assert box is not None, f"no search box with a placeholder in {name}"
+        text = box.group(1).removeprefix("Search:")
+        examples += [example.strip() for example in text.split(",")]
+    return examples
+
+
+def test_placeholder_examples_match_sample(mirror: Engine) -> None:
+    # The sample inventory is English and the search does not translate, so every
+    # suggested query must find lots of the sample itself (lot ids 1 to 74).
+    examples = _search_box_examples()
+    assert examples
+    for example in examples:
+        page = run(mirror, q=example, page_size="100")
+        sample_hits = [hit for hit in page.hits if hit.lot.lot_id <= SAMPLE_LOTS]
+        assert sample_hits, f"placeholder example {example!r} finds no sample lot"
 
 
 def test_text_search_building_name(mirror: Engine) -> None:

@@ -168,7 +168,7 @@ class Auditor:
             )
 
         flags: list[Flag] = []
-        earlier_lots = self._lots_of_earlier_claims(claim_id)
+        blocking_claims = self._lots_counted_by_other_claims(claim_id)
         seen: set[int] = set()
         counted_lots: list[CountedLot] = []
         for lot_id in claim.lot_ids:
@@ -184,8 +184,8 @@ class Auditor:
                 )
                 continue
             seen.add(lot_id)
-            earlier = earlier_lots.get(lot_id)
-            counted_lots.append(self._count_lot(claim, lot_id, earlier))
+            blocking = blocking_claims.get(lot_id)
+            counted_lots.append(self._count_lot(claim, lot_id, blocking))
 
         reused = sum(
             (lot.mass_grams for lot in counted_lots if lot.counted), Fraction(0)
@@ -270,7 +270,10 @@ class Auditor:
     # ----------------------------------------------------------------- lots
 
     def _count_lot(
-        self, claim: ClaimEvent, lot_id: int, earlier_claim: int | None
+        self,
+        claim: ClaimEvent,
+        lot_id: int,
+        blocking_claim: tuple[int, str] | None,
     ) -> CountedLot:
         data = self._lot(lot_id)
         destination = claim.destination_building_id
@@ -311,18 +314,18 @@ class Auditor:
                     lot_id,
                 )
             )
-        if earlier_claim is not None:
+        if blocking_claim is not None:
+            other_id, reason = blocking_claim
             flags.append(
                 Flag(
                     LOT_IN_OTHER_CLAIM,
                     ERROR,
-                    f"Lot {lot_id}'s installation into {ascii_text(destination)} is "
-                    "already "
-                    f"counted by claim {earlier_claim}; it is not counted again.",
+                    f"Lot {lot_id} is already counted by claim {other_id} ({reason}); "
+                    "it is not counted again.",
                     lot_id,
                 )
             )
-        counted = installed_here > 0 and earlier_claim is None
+        counted = installed_here > 0 and blocking_claim is None
 
         lineage = self._lineage(lot_id)
         gaps = [gap for gap in self.history.gaps if gap.lot_id in lineage]
@@ -502,21 +505,38 @@ class Auditor:
         record: dict[str, Any] = json.loads(body)
         return record
 
-    def _lots_of_earlier_claims(self, claim_id: int) -> dict[int, int]:
-        """Map each lot of an earlier, not rejected claim on this building to it."""
+    def _lots_counted_by_other_claims(
+        self, claim_id: int
+    ) -> dict[int, tuple[int, str]]:
+        """Map each lot that another claim blocks for ``claim_id`` to it and the reason.
+
+        A claim whose latest decision is an approval blocks its lots for every other
+        claim, whatever its id or building. An earlier claim on the same building
+        blocks its lots unless its latest decision is a rejection. An approved claim
+        is named ahead of a pending one.
+        """
         claim = self.history.claims[claim_id]
-        found: dict[int, int] = {}
-        for other in self.history.claims.values():
-            if other.claim_id >= claim_id:
-                continue
-            if other.destination_building_id != claim.destination_building_id:
+        approved: dict[int, tuple[int, str]] = {}
+        earlier: dict[int, tuple[int, str]] = {}
+        for other in sorted(self.history.claims.values(), key=lambda c: c.claim_id):
+            if other.claim_id == claim_id:
                 continue
             decision = self.history.latest_decision(other.claim_id)
-            if decision is not None and not decision.approved:
+            if decision is not None and decision.approved:
+                reason = "approved"
+                found = approved
+            elif (
+                decision is None
+                and other.claim_id < claim_id
+                and other.destination_building_id == claim.destination_building_id
+            ):
+                reason = "registered earlier on the same building and not rejected"
+                found = earlier
+            else:
                 continue
             for lot_id in other.lot_ids:
-                found.setdefault(lot_id, other.claim_id)
-        return found
+                found.setdefault(lot_id, (other.claim_id, reason))
+        return {**earlier, **approved}
 
 
 def _inspection_flags(

@@ -124,8 +124,8 @@ def compute_figures(
 ) -> ClaimFigures:
     """Return the figures the method gives for installed lots, for a new claim.
 
-    Lots already counted by another claim on the same building are still counted here;
-    the audit of the new claim flags them.
+    Lots already counted by another claim are still counted here; the audit of the new
+    claim flags them.
     """
     auditor, _head = auditor_for(ledger, factors_path)
     destination = "0x" + destination_building_id.hex()
