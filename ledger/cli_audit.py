@@ -1,7 +1,8 @@
 """``reclaim`` commands for end of life, inspections, evidence, claims and audits.
 
 Imported at the end of :mod:`ledger.cli`, which registers these commands on its app.
-Each write runs the indexer afterwards so that the mirror shows it at once. With
+Each write prints its transaction, then runs the indexer so that the mirror shows it
+at once (see :func:`ledger.cli.report_write`). With
 ``--once``, a write whose reference is already in the mirror is skipped, so that
 ``make demo`` can run again.
 """
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from sqlalchemy import select
 
-from ledger.cli import app, console, notice, progress_bar, state
+from ledger.cli import app, console, notice, progress_bar, report_write, state
 from ledger.errors import InvalidInput, LedgerError
 
 if TYPE_CHECKING:
@@ -131,7 +132,6 @@ def install(
     """Install a quantity of a lot into a building; it leaves circulation for good."""
     from ledger.custody import reference_hash, signing_account
     from ledger.db.models import Installation
-    from ledger.indexing import run_index
     from ledger.lifecycle import install as install_lot
     from ledger.units import ascii_bytes32
 
@@ -143,7 +143,7 @@ def install(
         console.print(f"Installation {reference!r} is already recorded; skipped.")
         return
     account = signing_account(ledger, sender)
-    install_lot(
+    receipt = install_lot(
         ledger.registry,
         ledger.sender(account),
         lot,
@@ -151,8 +151,7 @@ def install(
         ascii_bytes32(building),
         digest,
     )
-    run_index(ledger, progress_bar)
-    console.print(f"Installed {quantity} of lot {lot} into {building}.")
+    report_write(ledger, receipt, f"Installed {quantity} of lot {lot} into {building}.")
 
 
 @app.command()
@@ -165,14 +164,13 @@ def dispose(
 ) -> None:
     """Dispose of a quantity of a lot; recycling does not count as reuse."""
     from ledger.custody import reference_hash, signing_account
-    from ledger.indexing import run_index
     from ledger.lifecycle import DisposalRoute
     from ledger.lifecycle import dispose as dispose_lot
 
     ledger = _open()
     parsed = DisposalRoute.parse(route)
     account = signing_account(ledger, sender)
-    dispose_lot(
+    receipt = dispose_lot(
         ledger.registry,
         ledger.sender(account),
         lot,
@@ -180,8 +178,9 @@ def dispose(
         DisposalRoute(parsed),
         reference_hash(reference),
     )
-    run_index(ledger, progress_bar)
-    console.print(f"Disposed of {quantity} of lot {lot} by {parsed.label}.")
+    report_write(
+        ledger, receipt, f"Disposed of {quantity} of lot {lot} by {parsed.label}."
+    )
 
 
 @app.command()
@@ -194,15 +193,17 @@ def split(
 ) -> None:
     """Split quantities of a lot into new lots with the same origin."""
     from ledger.custody import signing_account
-    from ledger.indexing import run_index
     from ledger.lifecycle import split as split_lot
 
     ledger = _open()
     amounts = [_fixed_quantity(part) for part in quantities.split(",")]
-    account = signing_account(ledger, sender)
-    children = split_lot(ledger.registry, ledger.sender(account), lot, amounts)
-    run_index(ledger, progress_bar)
-    console.print(f"Split lot {lot} into lots {', '.join(map(str, children))}.")
+    signer = ledger.sender(signing_account(ledger, sender))
+    children = split_lot(ledger.registry, signer, lot, amounts)
+    report_write(
+        ledger,
+        signer.last_receipts[-1],
+        f"Split lot {lot} into lots {', '.join(map(str, children))}.",
+    )
 
 
 @app.command()
@@ -215,7 +216,6 @@ def merge(
 ) -> None:
     """Merge quantities of lots of one kind into a new lot that keeps all origins."""
     from ledger.custody import signing_account
-    from ledger.indexing import run_index
     from ledger.lifecycle import merge as merge_lots
 
     ledger = _open()
@@ -225,10 +225,11 @@ def merge(
         raise InvalidInput(
             f"{len(lot_ids)} lots need {len(lot_ids)} quantities, not {len(amounts)}."
         )
-    account = signing_account(ledger, sender)
-    merged = merge_lots(ledger.registry, ledger.sender(account), lot_ids, amounts)
-    run_index(ledger, progress_bar)
-    console.print(f"Merged lots {lots} into lot {merged}.")
+    signer = ledger.sender(signing_account(ledger, sender))
+    merged = merge_lots(ledger.registry, signer, lot_ids, amounts)
+    report_write(
+        ledger, signer.last_receipts[-1], f"Merged lots {lots} into lot {merged}."
+    )
 
 
 # -------------------------------------------------------------- inspections
@@ -255,7 +256,6 @@ def inspect(
     from ledger.custody import signing_account
     from ledger.db.models import Inspection
     from ledger.evidence import add_evidence_file
-    from ledger.indexing import run_index
     from ledger.lifecycle import (
         ConditionGrade,
         HazardChecks,
@@ -275,18 +275,21 @@ def inspect(
     if once and _recorded(ledger, Inspection.evidence_hash, "0x" + digest):
         console.print(f"An inspection with evidence {digest} is recorded; skipped.")
         return
-    account = signing_account(ledger, sender)
+    signer = ledger.sender(signing_account(ledger, sender))
     inspection_id = record_inspection(
         ledger.registry,
-        ledger.sender(account),
+        signer,
         lot,
         ConditionGrade(ConditionGrade.parse(grade)),
         ascii_bytes32(fit_for),
         hazards,
         bytes.fromhex(digest),
     )
-    run_index(ledger, progress_bar)
-    console.print(f"Recorded inspection {inspection_id} of lot {lot}.")
+    report_write(
+        ledger,
+        signer.last_receipts[-1],
+        f"Recorded inspection {inspection_id} of lot {lot}.",
+    )
 
 
 @app.command("revoke-inspection")
@@ -300,7 +303,6 @@ def revoke_inspection(
     """Revoke an inspection; only its author can. The reason is stored as evidence."""
     from ledger.custody import signing_account
     from ledger.evidence import add_evidence
-    from ledger.indexing import run_index
     from ledger.lifecycle import revoke_inspection as revoke
 
     if not reason.strip():
@@ -308,9 +310,12 @@ def revoke_inspection(
     ledger = _open()
     digest = add_evidence(state.settings.data_dir, reason.strip().encode("utf-8"))
     account = signing_account(ledger, sender)
-    revoke(ledger.registry, ledger.sender(account), inspection, bytes.fromhex(digest))
-    run_index(ledger, progress_bar)
-    console.print(f"Revoked inspection {inspection}; reason stored as {digest}.")
+    receipt = revoke(
+        ledger.registry, ledger.sender(account), inspection, bytes.fromhex(digest)
+    )
+    report_write(
+        ledger, receipt, f"Revoked inspection {inspection}; reason stored as {digest}."
+    )
 
 
 # ------------------------------------------------------------------ evidence
@@ -355,7 +360,6 @@ def claim(
     from ledger.custody import signing_account
     from ledger.db.models import Claim
     from ledger.evidence import add_evidence_file
-    from ledger.indexing import run_index
     from ledger.lifecycle import METHOD_VERSION, register_claim
     from ledger.units import ascii_bytes32, parse_decimal, to_fixed
 
@@ -387,14 +391,15 @@ def claim(
 
         figures = replace(figures, **overrides)
 
-    account = signing_account(ledger, sender)
-    claim_id = register_claim(ledger.registry, ledger.sender(account), figures)
-    run_index(ledger, progress_bar)
-    console.print(
+    signer = ledger.sender(signing_account(ledger, sender))
+    claim_id = register_claim(ledger.registry, signer, figures)
+    report_write(
+        ledger,
+        signer.last_receipts[-1],
         f"Registered claim {claim_id} for {building}: reused "
         f"{figures.reused_mass_grams} g of {figures.total_mass_grams} g "
         f"({figures.reuse_share_bps} basis points), CO2e avoided "
-        f"{figures.co2e_avoided_grams} g."
+        f"{figures.co2e_avoided_grams} g.",
     )
 
 
@@ -456,17 +461,17 @@ def _record_decision(
     from ledger.audit.service import decide
     from ledger.custody import signing_account
     from ledger.db.models import ClaimAudit
-    from ledger.indexing import run_index
 
     if once and _recorded(ledger, ClaimAudit.claim_id, claim_id):
         console.print(f"Claim {claim_id} already has a decision; skipped.")
         return
     account = signing_account(ledger, sender)
     decision = decide(ledger, account, claim_id, approve, reason, factors)
-    run_index(ledger, progress_bar)
     verdict = "Approved" if decision.approved else "Rejected"
-    console.print(
-        f"{verdict} claim {claim_id}; reasons stored as {decision.reasons_hash}."
+    report_write(
+        ledger,
+        decision.receipt,
+        f"{verdict} claim {claim_id}; reasons stored as {decision.reasons_hash}.",
     )
 
 
