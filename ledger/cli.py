@@ -94,8 +94,9 @@ def report_write(ledger: Ledger, receipt: TxReceipt, recorded: str) -> None:
     from ledger.indexing import run_index
 
     transaction = f"0x{bytes(receipt['transactionHash']).hex()}"
+    console.print(recorded, highlight=False)
     console.print(
-        f"{recorded} Transaction {transaction} in block {receipt['blockNumber']}.",
+        f"Transaction {transaction} in block {receipt['blockNumber']}.",
         highlight=False,
     )
     try:
@@ -378,8 +379,13 @@ def transfer(
     DATA_DIR/delivery-notes and its SHA-256 hash becomes the on-chain reference.
     """
     from ledger.context import open_ledger
-    from ledger.custody import reference_recorded, transfer_lot
-    from ledger.deliveries import Logistics, transfer_with_note
+    from ledger.custody import reference_recorded, signing_account, transfer_lot
+    from ledger.deliveries import (
+        Logistics,
+        check_balance,
+        parse_quantity,
+        transfer_with_note,
+    )
     from ledger.indexing import run_index
 
     ledger = open_ledger(state.settings, notice=notice)
@@ -394,11 +400,11 @@ def transfer(
             ledger, lot, sender, to, quantity, reason, reference, logistics
         )
         recorded = (
-            f"Transferred {quantity} of lot {lot} to {to} with delivery note "
-            f"{sent.note_hash} as the on-chain reference."
+            f"Transferred {quantity} of lot {lot} to {to}.\n"
+            f"Delivery note {sent.note_hash} (the on-chain reference)."
         )
         if sent.estimate is not None:
-            recorded += f" Transport: {sent.estimate.describe()}"
+            recorded += f"\nTransport: {sent.estimate.describe()}"
         report_write(ledger, sent.receipt, recorded)
         return
     if once:
@@ -408,6 +414,8 @@ def transfer(
         if reference_recorded(ledger, reference):
             console.print(f"Transfer {reference!r} is already recorded; skipped.")
             return
+    signer = signing_account(ledger, sender)
+    check_balance(ledger, signer.address, lot, parse_quantity(quantity))
     receipt = transfer_lot(ledger, lot, sender, to, quantity, reason, reference)
     report_write(ledger, receipt, f"Transferred {quantity} of lot {lot} to {to}.")
 

@@ -469,6 +469,7 @@ def confirm_sale(
                 facts=facts,
                 default_pickup=pickup,
                 now=now,
+                reservation_id=reservation_id,
             )
         except BaseException as exc:
             logger.warning(
@@ -499,6 +500,38 @@ def confirm_sale(
         confirmed = session.get(Reservation, reservation_id)
         assert confirmed is not None
         return Sale(_reservation_view(session, confirmed, now), delivery)
+
+
+def reserved_quantity(
+    engine: Engine,
+    holder: str,
+    lot_id: int,
+    excluding: int | None = None,
+    now: int | None = None,
+) -> int:
+    """Return the quantity of a lot that reservations hold on ``holder``'s listings.
+
+    Counts active reservations that have not expired and confirming ones, whose
+    transfer may not be mined yet. Confirmed sales are already on chain, so the
+    holder's balance no longer contains them. ``excluding`` is a reservation id
+    left out, such as the one a sale is confirming.
+    """
+    now = _now(now)
+    query = (
+        select(Reservation)
+        .join(Listing, Listing.id == Reservation.listing_id)
+        .join(Organisation, Organisation.id == Listing.organisation_id)
+        .where(
+            Organisation.chain_address == holder.lower(),
+            Listing.lot_id == lot_id,
+            Reservation.status.in_((ACTIVE, CONFIRMING)),
+        )
+    )
+    if excluding is not None:
+        query = query.where(Reservation.id != excluding)
+    with Session(engine) as session:
+        rows = session.execute(query).scalars().all()
+        return sum(row.quantity for row in rows if _status(row, now) != EXPIRED)
 
 
 # ----------------------------------------------------------------- valuation

@@ -676,3 +676,44 @@ def test_search_reads_open_listings(market: Market) -> None:
     withdraw_listing(engine, seller, listing.id)
     assert DOORS not in found(max_price_eur=Decimal("1.00"))
     assert DOORS not in found(near=GeoPoint(50.4652, 4.8621), within_km=5)
+
+
+def test_transfer_keeps_reserved_quantity(market: Market, served: str) -> None:
+    seller = {"X-API-Key": market.keys["ACT-001"]}
+    buyer = {"X-API-Key": market.keys["ACT-008"]}
+    engine = market.ledger.engine
+    listing = create_listing(engine, get_organisation(engine, "ACT-001"), DOORS, YARD)
+    with httpx.Client(base_url=served, timeout=60) as client:
+        reserved = client.post(
+            f"/listings/{listing.id}/reservations",
+            headers=buyer,
+            json={"quantity": "40", "hours": 24},
+        )
+        assert reserved.status_code == 201, reserved.text
+
+        too_much = client.post(
+            "/transfers",
+            headers=seller,
+            json={"lot_id": DOORS, "to": "ACT-004", "quantity": "100"},
+        )
+        unreserved = client.post(
+            "/transfers",
+            headers=seller,
+            json={"lot_id": DOORS, "to": "ACT-004", "quantity": "78"},
+        )
+        confirmed = client.post(
+            f"/reservations/{reserved.json()['id']}/confirm", headers=seller, json={}
+        )
+
+    assert too_much.status_code == 409, too_much.text
+    detail = too_much.json()["detail"]
+    assert "Cannot transfer 100 of lot 5" in detail
+    assert "holds 118" in detail
+    assert "40 is reserved" in detail
+    assert "at most 78" in detail
+    assert unreserved.status_code == 201, unreserved.text
+    assert confirmed.status_code == 200, confirmed.text
+    assert _balance(market, "ACT-001") == 0
+    assert _balance(market, "ACT-004") == 78_000
+    assert _balance(market, "ACT-008") == 40_000
+
