@@ -594,12 +594,18 @@ def listing_list(
     table = Table("id", "lot", "seller", "listed", "available", "EUR/unit", "at")
     engine = open_engine(state.settings)
     for view in list_listings(engine, lot_id=lot, seller=organisation):
+        if view.unit is None:
+            listed = quantity_text(view.listed)
+            available = "unknown: lot not indexed yet"
+        else:
+            listed = f"{quantity_text(view.listed)} {view.unit.symbol}"
+            available = f"{quantity_text(view.available)} {view.unit.symbol}"
         table.add_row(
             str(view.id),
             str(view.lot_id),
             view.seller,
-            f"{quantity_text(view.listed)} {view.unit.symbol}",
-            f"{quantity_text(view.available)} {view.unit.symbol}",
+            listed,
+            available,
             f"{view.price_cents // 100}.{view.price_cents % 100:02d}",
             view.location_name,
         )

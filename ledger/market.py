@@ -101,14 +101,17 @@ class ListingChanges:
 class ListingView:
     """A listing with its availability computed from the mirror.
 
-    Quantities are in thousandths of the lot's unit.
+    Quantities are in thousandths of the lot's unit. While the lot is missing from
+    the mirror (``lot_indexed`` False, as during a reindex), ``unit`` is None and
+    ``available`` is 0 because the availability is unknown.
     """
 
     id: int
     lot_id: int
     seller: str
     seller_address: str
-    unit: Unit
+    unit: Unit | None
+    lot_indexed: bool
     listed: int
     sold: int
     reserved: int
@@ -284,7 +287,11 @@ def list_listings(
     include_withdrawn: bool = False,
     now: int | None = None,
 ) -> list[ListingView]:
-    """Return listings by id, filtered by lot and seller organisation id."""
+    """Return listings by id, filtered by lot and seller organisation id.
+
+    A listing whose lot is not in the mirror yet is returned with ``lot_indexed``
+    False, so one missing lot does not hide the other listings.
+    """
     now = _now(now)
     query = select(Listing).order_by(Listing.id)
     if lot_id is not None:
@@ -298,7 +305,7 @@ def list_listings(
         query = query.where(Listing.withdrawn_at.is_(None))
     with Session(engine) as session:
         rows = session.execute(query).scalars().all()
-        return [_listing_view(session, row, now) for row in rows]
+        return [_listing_view(session, row, now, require_lot=False) for row in rows]
 
 
 # -------------------------------------------------------------- reservations
@@ -542,6 +549,7 @@ def listing_valuation(
 ) -> dict[str, Any]:
     """Return a listing's asking price beside the inventory's estimated value."""
     view = get_listing(engine, listing_id, now)
+    assert view.unit is not None  # get_listing raises NotFound for an unindexed lot
     valuation = lot_valuation(engine, view.lot_id)
     remaining = view.listed - view.sold
     estimated_cents = valuation["estimated_unit_price_cents"]
@@ -846,17 +854,29 @@ def _check_new_quantity(
         )
 
 
-def _listing_view(session: Session, row: Listing, now: int) -> ListingView:
+def _listing_view(
+    session: Session, row: Listing, now: int, require_lot: bool = True
+) -> ListingView:
+    """Compute a listing's availability; raise NotFound if its lot is not indexed.
+
+    With ``require_lot`` False, a listing whose lot is missing from the mirror (as
+    during a reindex) gets ``lot_indexed`` False, no unit and availability 0.
+    """
     seller = session.get(Organisation, row.organisation_id)
     assert seller is not None  # enforced by the foreign key
-    lot = _lot(session, row.lot_id)
+    if require_lot:
+        lot: Lot | None = _lot(session, row.lot_id)
+    else:
+        lot = session.execute(
+            select(Lot).where(Lot.lot_id == row.lot_id)
+        ).scalar_one_or_none()
     sold = _sold(session, row)
     committed = _committed(session, row, now)
     holding = _holding(session, row.lot_id, seller.chain_address)
     listed_elsewhere = _remaining_of_open_listings(
         session, seller.id, row.lot_id, excluding=row.id
     )
-    if row.withdrawn_at is not None:
+    if row.withdrawn_at is not None or lot is None:
         available = 0
     else:
         free = max(holding - listed_elsewhere, 0)
@@ -866,7 +886,8 @@ def _listing_view(session: Session, row: Listing, now: int) -> ListingView:
         lot_id=row.lot_id,
         seller=seller.actor_id,
         seller_address=seller.chain_address,
-        unit=Unit(lot.unit),
+        unit=Unit(lot.unit) if lot is not None else None,
+        lot_indexed=lot is not None,
         listed=row.quantity,
         sold=sold,
         reserved=committed,

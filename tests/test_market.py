@@ -717,3 +717,45 @@ def test_transfer_keeps_reserved_quantity(market: Market, served: str) -> None:
     assert _balance(market, "ACT-004") == 78_000
     assert _balance(market, "ACT-008") == 40_000
 
+
+def test_listings_survive_unindexed_lot(market: Market, served: str) -> None:
+    from typer.testing import CliRunner
+
+    from ledger.cli import app
+    from ledger.db.models import Listing
+
+    engine = market.ledger.engine
+    seller = get_organisation(engine, "ACT-001")
+    indexed = create_listing(engine, seller, DOORS, YARD)
+    # A listing of a lot that a reindex has not reached yet.
+    with Session(engine) as session, session.begin():
+        missing = Listing(
+            lot_id=10_000,
+            organisation_id=seller.id,
+            quantity=5_000,
+            price_cents=900,
+            location_name="Herstal yard",
+            pickup_conditions="",
+            created_at=1,
+            updated_at=1,
+        )
+        session.add(missing)
+        session.flush()
+        missing_id = missing.id
+
+    response = httpx.get(f"{served}/listings", timeout=60)
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(market.settings.data_dir), "listing", "list"]
+    )
+
+    assert response.status_code == 200, response.text
+    rows = {row["id"]: row for row in response.json()["listings"]}
+    assert rows[indexed.id]["quantity_available"] == "40"
+    assert rows[indexed.id]["lot_indexed"] is True
+    assert rows[missing_id]["lot_indexed"] is False
+    assert rows[missing_id]["quantity_available"] is None
+    assert rows[missing_id]["unit"] is None
+    assert "not indexed yet" in rows[missing_id]["note"]
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "lot not indexed yet" in result.output
+    assert "40 pieces" in result.output
