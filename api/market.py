@@ -40,6 +40,7 @@ from ledger.market import (
     MAX_CONDITIONS_LENGTH,
     MAX_NAME_LENGTH,
     MAX_RESERVATION_HOURS,
+    MIN_RESERVATION_HOURS,
     ListingChanges,
     ListingInput,
     ListingView,
@@ -134,7 +135,11 @@ class ReservationRequest(_Body):
 
     quantity: QuantityText
     hours: float | None = Field(
-        None, gt=0, le=MAX_RESERVATION_HOURS, allow_inf_nan=False
+        None,
+        ge=MIN_RESERVATION_HOURS,
+        le=MAX_RESERVATION_HOURS,
+        allow_inf_nan=False,
+        description="Hours the reservation lasts, from one minute (1/60) to 14 days.",
     )
 
 

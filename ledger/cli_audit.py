@@ -16,7 +16,7 @@ import typer
 from sqlalchemy import select
 
 from ledger.cli import app, console, notice, progress_bar, report_write, state
-from ledger.errors import InvalidInput, LedgerError
+from ledger.errors import InvalidInput, LedgerError, NotFound
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import InstrumentedAttribute
@@ -49,12 +49,9 @@ Factors = Annotated[
 
 
 def _fixed_quantity(text: str) -> int:
-    from ledger.units import QUANTITY_SCALE, parse_decimal, to_fixed
+    from ledger.deliveries import parse_quantity
 
-    amount = to_fixed(parse_decimal(text), QUANTITY_SCALE, "a quantity")
-    if amount <= 0:
-        raise InvalidInput(f"Quantity {text!r} must be greater than zero.")
-    return amount
+    return parse_quantity(text)
 
 
 def _id_list(text: str, what: str) -> list[int]:
@@ -76,6 +73,46 @@ def _grams(text: str, what: str) -> int:
     if value < 0:
         raise InvalidInput(f"{what} {text!r} must not be negative.")
     return value
+
+
+def _check_held(
+    ledger: Ledger, address: str, holder: str, lot_id: int, amount: int, action: str
+) -> None:
+    """Raise InvalidInput, in the lot's unit, if ``address`` holds less than ``amount``.
+
+    Checking before sending replaces the registry's revert, which gives raw
+    thousandths, with a message in the lot's unit.
+    """
+    from web3.exceptions import ContractLogicError
+
+    from ledger.units import Unit, format_quantity
+
+    balance = int(ledger.registry.functions.balanceOf(address, lot_id).call())
+    if amount <= balance:
+        return
+    try:
+        lot = ledger.registry.functions.lot(lot_id).call()
+    except ContractLogicError:
+        raise NotFound(
+            f"Lot {lot_id} is not registered on the chain; check the lot id."
+        ) from None
+    unit = Unit(lot[5])  # The Lot struct's last field is its unit.
+    raise InvalidInput(
+        f"{holder} holds {format_quantity(balance, unit)} of lot {lot_id}; cannot "
+        f"{action} {format_quantity(amount, unit)}."
+    )
+
+
+def _check_role(ledger: Ledger, address: str, holder: str, role: str) -> None:
+    """Raise InvalidInput naming the grant command if ``address`` lacks ``role``."""
+    from ledger.contracts.deployment import AUDITOR_ROLE, INSPECTOR_ROLE
+
+    role_id = {"inspector": INSPECTOR_ROLE, "auditor": AUDITOR_ROLE}[role]
+    if not ledger.registry.functions.hasRole(role_id, address).call():
+        raise InvalidInput(
+            f"{holder} lacks the {role} role; grant it with "
+            f"'reclaim grant {role} {holder}'."
+        )
 
 
 def _open() -> Ledger:
@@ -143,11 +180,13 @@ def install(
         console.print(f"Installation {reference!r} is already recorded; skipped.")
         return
     account = signing_account(ledger, sender)
+    amount = _fixed_quantity(quantity)
+    _check_held(ledger, account.address, sender, lot, amount, "install")
     receipt = install_lot(
         ledger.registry,
         ledger.sender(account),
         lot,
-        _fixed_quantity(quantity),
+        amount,
         ascii_bytes32(building),
         digest,
     )
@@ -170,11 +209,13 @@ def dispose(
     ledger = _open()
     parsed = DisposalRoute.parse(route)
     account = signing_account(ledger, sender)
+    amount = _fixed_quantity(quantity)
+    _check_held(ledger, account.address, sender, lot, amount, "dispose of")
     receipt = dispose_lot(
         ledger.registry,
         ledger.sender(account),
         lot,
-        _fixed_quantity(quantity),
+        amount,
         DisposalRoute(parsed),
         reference_hash(reference),
     )
@@ -198,6 +239,7 @@ def split(
     ledger = _open()
     amounts = [_fixed_quantity(part) for part in quantities.split(",")]
     signer = ledger.sender(signing_account(ledger, sender))
+    _check_held(ledger, signer.address, sender, lot, sum(amounts), "split")
     children = split_lot(ledger.registry, signer, lot, amounts)
     report_write(
         ledger,
@@ -226,6 +268,8 @@ def merge(
             f"{len(lot_ids)} lots need {len(lot_ids)} quantities, not {len(amounts)}."
         )
     signer = ledger.sender(signing_account(ledger, sender))
+    for lot_id, amount in zip(lot_ids, amounts, strict=True):
+        _check_held(ledger, signer.address, sender, lot_id, amount, "merge")
     merged = merge_lots(ledger.registry, signer, lot_ids, amounts)
     report_write(
         ledger, signer.last_receipts[-1], f"Merged lots {lots} into lot {merged}."
@@ -276,6 +320,7 @@ def inspect(
         console.print(f"An inspection with evidence {digest} is recorded; skipped.")
         return
     signer = ledger.sender(signing_account(ledger, sender))
+    _check_role(ledger, signer.address, sender, "inspector")
     inspection_id = record_inspection(
         ledger.registry,
         signer,
@@ -466,6 +511,7 @@ def _record_decision(
         console.print(f"Claim {claim_id} already has a decision; skipped.")
         return
     account = signing_account(ledger, sender)
+    _check_role(ledger, account.address, sender, "auditor")
     decision = decide(ledger, account, claim_id, approve, reason, factors)
     verdict = "Approved" if decision.approved else "Rejected"
     report_write(

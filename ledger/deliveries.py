@@ -84,6 +84,11 @@ def parse_quantity(text: str) -> int:
     amount = to_fixed(parse_decimal(text), QUANTITY_SCALE, "a quantity")
     if amount <= 0:
         raise InvalidInput(f"Quantity {text!r} must be greater than zero.")
+    if amount > UINT256_MAX:
+        raise InvalidInput(
+            f"Quantity {text!r} is above the maximum quantity the registry can "
+            f"store, {quantity_text(UINT256_MAX)}; check the number."
+        )
     return amount
 
 

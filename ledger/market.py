@@ -59,6 +59,8 @@ CONFIRMED = "confirmed"
 EXPIRED = "expired"
 
 MAX_RESERVATION_HOURS = 14 * 24
+# One minute: a shorter reservation would expire before the buyer could act on it.
+MIN_RESERVATION_HOURS = 1 / 60
 MAX_PRICE_CENTS = 10**13
 MAX_NAME_LENGTH = 200
 MAX_CONDITIONS_LENGTH = 2000
@@ -322,10 +324,10 @@ def reserve(
     """Reserve a quantity of a listing for ``hours``, up to what is available."""
     now = _now(now)
     quantity = parse_quantity(quantity_text_in_unit)
-    if not 0 < hours <= MAX_RESERVATION_HOURS:
+    if not MIN_RESERVATION_HOURS <= hours <= MAX_RESERVATION_HOURS:
         raise InvalidInput(
-            f"A reservation lasts more than 0 and at most {MAX_RESERVATION_HOURS} "
-            f"hours, not {hours!r}."
+            f"A reservation lasts at least one minute ({MIN_RESERVATION_HOURS:.4f} "
+            f"hours) and at most {MAX_RESERVATION_HOURS} hours, not {hours!r} hours."
         )
     with _write_lock, Session(engine) as session, session.begin():
         listing = _listing(session, listing_id, for_update=True)

@@ -26,6 +26,8 @@ def run_cli(
         **os.environ,
         "RECLAIM_DATA_DIR": str(market.settings.data_dir),
         "RECLAIM_DATABASE_URL": database_url,
+        # Rich wraps stderr at 80 columns without a terminal; keep messages whole.
+        "COLUMNS": "500",
     }
     return subprocess.run(
         [sys.executable, "-m", "ledger", *arguments],
@@ -103,3 +105,49 @@ def test_transfer_indexes_after_write(market: Market) -> None:
     assert result.returncode == 0, result.stderr
     assert "Transaction 0x" in result.stdout
     assert "warning" not in result.stderr
+
+
+def test_install_over_balance_message(market: Market) -> None:
+    url = market.settings.resolved_database_url
+
+    result = run_cli(
+        market, url, "install", "5", "--building", "DST-NAMUR-01",
+        "--quantity", "100000", "--from", "ACT-001",
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert (
+        "ACT-001 holds 118 pieces of lot 5; cannot install 100,000 pieces."
+        in result.stderr
+    )
+    assert "ERC1155InsufficientBalance" not in result.stderr
+
+
+def test_decision_without_role_message(market: Market) -> None:
+    url = market.settings.resolved_database_url
+
+    result = run_cli(
+        market, url, "audit", "1", "--approve", "--reason", "ok", "--from", "ACT-004"
+    )
+
+    assert result.returncode == 1
+    assert (
+        "ACT-004 lacks the auditor role; grant it with 'reclaim grant auditor "
+        "ACT-004'." in result.stderr
+    )
+    assert "AccessControlUnauthorizedAccount" not in result.stderr
+
+
+def test_transfer_huge_quantity_rejected(market: Market) -> None:
+    url = market.settings.resolved_database_url
+    huge = "1" + "0" * 80
+
+    result = run_cli(
+        market, url, "transfer", "5", "--to", "ACT-004", "--quantity", huge,
+        "--from", "ACT-001",
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert "is above the maximum quantity the registry can store" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "MismatchedABI" not in result.stderr

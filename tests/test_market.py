@@ -759,3 +759,33 @@ def test_listings_survive_unindexed_lot(market: Market, served: str) -> None:
     assert result.exit_code == 0, (result.output, result.exception)
     assert "lot not indexed yet" in result.output
     assert "40 pieces" in result.output
+
+
+def test_short_reservation_and_building_messages(market: Market, served: str) -> None:
+    from ledger.queries import building_inventory
+
+    engine = market.ledger.engine
+    listing = create_listing(engine, get_organisation(engine, "ACT-001"), DOORS, YARD)
+    buyer = {"X-API-Key": market.keys["ACT-008"]}
+    with httpx.Client(base_url=served, timeout=60) as client:
+        too_short = client.post(
+            f"/listings/{listing.id}/reservations",
+            headers=buyer,
+            json={"quantity": "1", "hours": 0.0001},
+        )
+        one_minute = client.post(
+            f"/listings/{listing.id}/reservations",
+            headers=buyer,
+            json={"quantity": "1", "hours": 1 / 60},
+        )
+        building = client.get("/buildings/BLD-NOWHERE")
+
+    assert too_short.status_code == 422, too_short.text
+    assert one_minute.status_code == 201, one_minute.text
+    with pytest.raises(InvalidInput, match="at least one minute"):
+        reserve(engine, get_organisation(engine, "ACT-008"), listing.id, "1", 0.0001)
+    assert building.status_code == 404
+    assert "reclaim summary" in building.json()["detail"]
+    assert "'reclaim buildings'" not in building.json()["detail"]
+    with pytest.raises(NotFound, match="reclaim summary"):
+        building_inventory(engine, "BLD-NOWHERE")
