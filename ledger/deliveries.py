@@ -187,35 +187,42 @@ def transfer_with_note(
     receiver_address = resolve_address(ledger, receiver)
     if receiver_address.lower() == sender_address.lower():
         raise InvalidInput(f"{receiver!r} is the sender itself; name another receiver.")
-    check_balance(ledger, sender_address, lot_id, amount, reservation_id, now)
+    # Imported here because ledger.market imports this module.
+    from ledger.market import reservation_lock
 
-    transport, estimate = plan_transport(
-        ledger, lot_id, amount, logistics, default_pickup
-    )
-    note = build_delivery_note(
-        {
-            "lot_id": str(lot_id),
-            "quantity": quantity_text(amount),
-            "unit": _unit_symbol(ledger, lot_id),
-            "reason": custody_reason.label,
-            "from": _party(ledger, sender, sender_address),
-            "to": _party(ledger, receiver, receiver_address),
-            "reference": reference,
-            **transport,
-            **(facts or {}),
-        },
-        now,
-    )
-    note_hash = write_delivery_note(ledger.settings, note)
-    receipt = transfer_lot(
-        ledger,
-        lot_id,
-        sender,
-        receiver_address,
-        quantity_text(amount),
-        reason,
-        note_hash,
-    )
+    # The lock keeps reservations in this process from taking the quantity between
+    # the check and the mined transfer.
+    # NOTE: a reservation made by another process on the same mirror is not blocked.
+    with reservation_lock:
+        check_balance(ledger, sender_address, lot_id, amount, reservation_id, now)
+
+        transport, estimate = plan_transport(
+            ledger, lot_id, amount, logistics, default_pickup
+        )
+        note = build_delivery_note(
+            {
+                "lot_id": str(lot_id),
+                "quantity": quantity_text(amount),
+                "unit": _unit_symbol(ledger, lot_id),
+                "reason": custody_reason.label,
+                "from": _party(ledger, sender, sender_address),
+                "to": _party(ledger, receiver, receiver_address),
+                "reference": reference,
+                **transport,
+                **(facts or {}),
+            },
+            now,
+        )
+        note_hash = write_delivery_note(ledger.settings, note)
+        receipt = transfer_lot(
+            ledger,
+            lot_id,
+            sender,
+            receiver_address,
+            quantity_text(amount),
+            reason,
+            note_hash,
+        )
     return Delivery(receipt=receipt, note_hash=note_hash, note=note, estimate=estimate)
 
 

@@ -71,6 +71,8 @@ MAX_CONDITIONS_LENGTH = 2000
 # first write, so two processes sharing one SQLite file could oversell a listing. Run
 # one API process per SQLite file, or use PostgreSQL.
 _write_lock = threading.RLock()
+# Held by transfers with a delivery note while they check reservations and send.
+reservation_lock = _write_lock
 
 
 @dataclass(frozen=True)
