@@ -63,6 +63,43 @@ ClaimId = Annotated[
 ]
 
 
+def _too_large(size: str) -> HTTPException:
+    return HTTPException(
+        413,
+        f"The document has {size} bytes; the limit is {MAX_EVIDENCE_BYTES} bytes. "
+        "Send a smaller document.",
+    )
+
+
+async def _read_limited_body(request: Request) -> bytes:
+    """Read a request body of at most MAX_EVIDENCE_BYTES, else raise 413.
+
+    Content-Length is checked before reading, and the stream is read chunk by chunk,
+    so a larger body (or one with a false or missing length) never sits in memory.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HTTPException(
+                400, f"Content-Length {declared!r} is not a number of bytes."
+            )
+        if int(declared) > MAX_EVIDENCE_BYTES:
+            raise _too_large(declared)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_EVIDENCE_BYTES:
+            raise _too_large(f"more than {MAX_EVIDENCE_BYTES}")
+        chunks.append(chunk)
+    content = b"".join(chunks)
+    if not content:
+        raise HTTPException(
+            422, "The request body is empty; send the document as the body."
+        )
+    return content
+
+
 def audit_router(settings: Settings, engine: Engine) -> APIRouter:
     """Build the router; ``engine`` reads the mirror named by ``settings``."""
     router = APIRouter(tags=["audit"])
@@ -126,17 +163,7 @@ def audit_router(settings: Settings, engine: Engine) -> APIRouter:
         Any organisation's API key may add evidence; the document is named by its
         hash, so nobody can overwrite another's.
         """
-        content = await request.body()
-        if not content:
-            raise HTTPException(
-                422, "The request body is empty; send the document as the body."
-            )
-        if len(content) > MAX_EVIDENCE_BYTES:
-            raise HTTPException(
-                413,
-                f"The document has {len(content)} bytes; the limit is "
-                f"{MAX_EVIDENCE_BYTES}.",
-            )
+        content = await _read_limited_body(request)
         digest = add_evidence(settings.data_dir, content)
         logger.info("Evidence %s added by %s", digest, organisation.actor_id)
         return {"sha256": digest, "size": len(content)}

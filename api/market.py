@@ -40,6 +40,7 @@ from ledger.market import (
     MAX_CONDITIONS_LENGTH,
     MAX_NAME_LENGTH,
     MAX_RESERVATION_HOURS,
+    MIN_RESERVATION_HOURS,
     ListingChanges,
     ListingInput,
     ListingView,
@@ -134,7 +135,11 @@ class ReservationRequest(_Body):
 
     quantity: QuantityText
     hours: float | None = Field(
-        None, gt=0, le=MAX_RESERVATION_HOURS, allow_inf_nan=False
+        None,
+        ge=MIN_RESERVATION_HOURS,
+        le=MAX_RESERVATION_HOURS,
+        allow_inf_nan=False,
+        description="Hours the reservation lasts, from one minute (1/60) to 14 days.",
     )
 
 
@@ -171,6 +176,11 @@ class TransferRequest(LogisticsRequest):
 
 # ------------------------------------------------------------------ JSON forms
 
+LOT_NOT_INDEXED = (
+    "Lot not indexed yet, so the availability is unknown; it returns once the "
+    "indexer reaches the lot."
+)
+
 
 def _time(seconds: int | None) -> str | None:
     if seconds is None:
@@ -195,17 +205,25 @@ def _organisation_json(organisation: OrganisationView) -> dict[str, Any]:
 
 
 def listing_json(view: ListingView) -> dict[str, Any]:
-    """Return a listing as JSON, quantities as decimal text in the lot's unit."""
+    """Return a listing as JSON, quantities as decimal text in the lot's unit.
+
+    While the lot is not in the mirror, ``unit`` and ``quantity_available`` are null
+    and ``note`` says why.
+    """
     return {
         "id": view.id,
         "lot_id": str(view.lot_id),
         "seller": view.seller,
         "seller_address": Web3.to_checksum_address(view.seller_address),
-        "unit": view.unit.symbol,
+        "lot_indexed": view.lot_indexed,
+        "note": None if view.lot_indexed else LOT_NOT_INDEXED,
+        "unit": view.unit.symbol if view.unit is not None else None,
         "quantity_listed": quantity_text(view.listed),
         "quantity_sold": quantity_text(view.sold),
         "quantity_reserved": quantity_text(view.reserved),
-        "quantity_available": quantity_text(view.available),
+        "quantity_available": (
+            quantity_text(view.available) if view.lot_indexed else None
+        ),
         "seller_holding": quantity_text(view.holding),
         "price_per_unit_eur": euros(view.price_cents),
         "location": {

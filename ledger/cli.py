@@ -6,7 +6,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from ledger.chain import anvil
 from ledger.errors import LedgerError
 from ledger.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from web3.types import TxReceipt
+
+    from ledger.context import Ledger
 
 app = typer.Typer(
     help="Reclaim Ledger: provenance of reclaimed building materials.",
@@ -75,6 +80,34 @@ def configure(
 def notice(message: str) -> None:
     """Print a notice about what the command did on the user's behalf."""
     errors.print(f"[yellow]note:[/] {message}")
+
+
+def report_write(ledger: Ledger, receipt: TxReceipt, recorded: str) -> None:
+    """Print what a write recorded with its transaction, then index it.
+
+    The transaction is on chain before indexing starts, so an indexing failure
+    prints a warning and the command still exits 0: running the write again would
+    record it twice.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ledger.indexing import run_index
+
+    transaction = f"0x{bytes(receipt['transactionHash']).hex()}"
+    console.print(recorded, highlight=False)
+    console.print(
+        f"Transaction {transaction} in block {receipt['blockNumber']}.",
+        highlight=False,
+    )
+    try:
+        run_index(ledger, progress_bar)
+    except (LedgerError, SQLAlchemyError, OSError) as exc:
+        errors.print(
+            f"[yellow]warning:[/] transaction {transaction} is on chain, but indexing "
+            f"it failed, so the mirror is behind: {exc} Do not send the write again. "
+            "Fix the cause and run 'reclaim index'.",
+            highlight=False,
+        )
 
 
 def progress_bar() -> Progress:
@@ -353,8 +386,13 @@ def transfer(
     DATA_DIR/delivery-notes and its SHA-256 hash becomes the on-chain reference.
     """
     from ledger.context import open_ledger
-    from ledger.custody import reference_recorded, transfer_lot
-    from ledger.deliveries import Logistics, transfer_with_note
+    from ledger.custody import reference_recorded, signing_account, transfer_lot
+    from ledger.deliveries import (
+        Logistics,
+        check_balance,
+        parse_quantity,
+        transfer_with_note,
+    )
     from ledger.indexing import run_index
 
     ledger = open_ledger(state.settings, notice=notice)
@@ -368,14 +406,13 @@ def transfer(
         sent = transfer_with_note(
             ledger, lot, sender, to, quantity, reason, reference, logistics
         )
-        run_index(ledger, progress_bar)
-        console.print(
-            f"Transferred in block {sent.receipt['blockNumber']}, transaction "
-            f"0x{bytes(sent.receipt['transactionHash']).hex()}."
+        recorded = (
+            f"Transferred {quantity} of lot {lot} to {to}.\n"
+            f"Delivery note {sent.note_hash} (the on-chain reference)."
         )
-        console.print(f"Delivery note {sent.note_hash} (the on-chain reference).")
         if sent.estimate is not None:
-            console.print(f"Transport: {sent.estimate.describe()}")
+            recorded += f"\nTransport: {sent.estimate.describe()}"
+        report_write(ledger, sent.receipt, recorded)
         return
     if once:
         if not reference:
@@ -384,12 +421,10 @@ def transfer(
         if reference_recorded(ledger, reference):
             console.print(f"Transfer {reference!r} is already recorded; skipped.")
             return
+    signer = signing_account(ledger, sender)
+    check_balance(ledger, signer.address, lot, parse_quantity(quantity))
     receipt = transfer_lot(ledger, lot, sender, to, quantity, reason, reference)
-    run_index(ledger, progress_bar)
-    console.print(
-        f"Transferred in block {receipt['blockNumber']}, transaction "
-        f"0x{bytes(receipt['transactionHash']).hex()}."
-    )
+    report_write(ledger, receipt, f"Transferred {quantity} of lot {lot} to {to}.")
 
 
 # ------------------------------------------------------------ organisations
@@ -566,12 +601,18 @@ def listing_list(
     table = Table("id", "lot", "seller", "listed", "available", "EUR/unit", "at")
     engine = open_engine(state.settings)
     for view in list_listings(engine, lot_id=lot, seller=organisation):
+        if view.unit is None:
+            listed = quantity_text(view.listed)
+            available = "unknown: lot not indexed yet"
+        else:
+            listed = f"{quantity_text(view.listed)} {view.unit.symbol}"
+            available = f"{quantity_text(view.available)} {view.unit.symbol}"
         table.add_row(
             str(view.id),
             str(view.lot_id),
             view.seller,
-            f"{quantity_text(view.listed)} {view.unit.symbol}",
-            f"{quantity_text(view.available)} {view.unit.symbol}",
+            listed,
+            available,
             f"{view.price_cents // 100}.{view.price_cents % 100:02d}",
             view.location_name,
         )

@@ -1,7 +1,8 @@
 """``reclaim`` commands for end of life, inspections, evidence, claims and audits.
 
 Imported at the end of :mod:`ledger.cli`, which registers these commands on its app.
-Each write runs the indexer afterwards so that the mirror shows it at once. With
+Each write prints its transaction, then runs the indexer so that the mirror shows it
+at once (see :func:`ledger.cli.report_write`). With
 ``--once``, a write whose reference is already in the mirror is skipped, so that
 ``make demo`` can run again.
 """
@@ -14,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from sqlalchemy import select
 
-from ledger.cli import app, console, notice, progress_bar, state
-from ledger.errors import InvalidInput, LedgerError
+from ledger.cli import app, console, notice, progress_bar, report_write, state
+from ledger.errors import InvalidInput, LedgerError, NotFound
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import InstrumentedAttribute
@@ -48,12 +49,9 @@ Factors = Annotated[
 
 
 def _fixed_quantity(text: str) -> int:
-    from ledger.units import QUANTITY_SCALE, parse_decimal, to_fixed
+    from ledger.deliveries import parse_quantity
 
-    amount = to_fixed(parse_decimal(text), QUANTITY_SCALE, "a quantity")
-    if amount <= 0:
-        raise InvalidInput(f"Quantity {text!r} must be greater than zero.")
-    return amount
+    return parse_quantity(text)
 
 
 def _id_list(text: str, what: str) -> list[int]:
@@ -75,6 +73,46 @@ def _grams(text: str, what: str) -> int:
     if value < 0:
         raise InvalidInput(f"{what} {text!r} must not be negative.")
     return value
+
+
+def _check_held(
+    ledger: Ledger, address: str, holder: str, lot_id: int, amount: int, action: str
+) -> None:
+    """Raise InvalidInput, in the lot's unit, if ``address`` holds less than ``amount``.
+
+    Checking before sending replaces the registry's revert, which gives raw
+    thousandths, with a message in the lot's unit.
+    """
+    from web3.exceptions import ContractLogicError
+
+    from ledger.units import Unit, format_quantity
+
+    balance = int(ledger.registry.functions.balanceOf(address, lot_id).call())
+    if amount <= balance:
+        return
+    try:
+        lot = ledger.registry.functions.lot(lot_id).call()
+    except ContractLogicError:
+        raise NotFound(
+            f"Lot {lot_id} is not registered on the chain; check the lot id."
+        ) from None
+    unit = Unit(lot[5])  # The Lot struct's last field is its unit.
+    raise InvalidInput(
+        f"{holder} holds {format_quantity(balance, unit)} of lot {lot_id}; cannot "
+        f"{action} {format_quantity(amount, unit)}."
+    )
+
+
+def _check_role(ledger: Ledger, address: str, holder: str, role: str) -> None:
+    """Raise InvalidInput naming the grant command if ``address`` lacks ``role``."""
+    from ledger.contracts.deployment import AUDITOR_ROLE, INSPECTOR_ROLE
+
+    role_id = {"inspector": INSPECTOR_ROLE, "auditor": AUDITOR_ROLE}[role]
+    if not ledger.registry.functions.hasRole(role_id, address).call():
+        raise InvalidInput(
+            f"{holder} lacks the {role} role; grant it with "
+            f"'reclaim grant {role} {holder}'."
+        )
 
 
 def _open() -> Ledger:
@@ -131,7 +169,6 @@ def install(
     """Install a quantity of a lot into a building; it leaves circulation for good."""
     from ledger.custody import reference_hash, signing_account
     from ledger.db.models import Installation
-    from ledger.indexing import run_index
     from ledger.lifecycle import install as install_lot
     from ledger.units import ascii_bytes32
 
@@ -143,16 +180,17 @@ def install(
         console.print(f"Installation {reference!r} is already recorded; skipped.")
         return
     account = signing_account(ledger, sender)
-    install_lot(
+    amount = _fixed_quantity(quantity)
+    _check_held(ledger, account.address, sender, lot, amount, "install")
+    receipt = install_lot(
         ledger.registry,
         ledger.sender(account),
         lot,
-        _fixed_quantity(quantity),
+        amount,
         ascii_bytes32(building),
         digest,
     )
-    run_index(ledger, progress_bar)
-    console.print(f"Installed {quantity} of lot {lot} into {building}.")
+    report_write(ledger, receipt, f"Installed {quantity} of lot {lot} into {building}.")
 
 
 @app.command()
@@ -165,23 +203,25 @@ def dispose(
 ) -> None:
     """Dispose of a quantity of a lot; recycling does not count as reuse."""
     from ledger.custody import reference_hash, signing_account
-    from ledger.indexing import run_index
     from ledger.lifecycle import DisposalRoute
     from ledger.lifecycle import dispose as dispose_lot
 
     ledger = _open()
     parsed = DisposalRoute.parse(route)
     account = signing_account(ledger, sender)
-    dispose_lot(
+    amount = _fixed_quantity(quantity)
+    _check_held(ledger, account.address, sender, lot, amount, "dispose of")
+    receipt = dispose_lot(
         ledger.registry,
         ledger.sender(account),
         lot,
-        _fixed_quantity(quantity),
+        amount,
         DisposalRoute(parsed),
         reference_hash(reference),
     )
-    run_index(ledger, progress_bar)
-    console.print(f"Disposed of {quantity} of lot {lot} by {parsed.label}.")
+    report_write(
+        ledger, receipt, f"Disposed of {quantity} of lot {lot} by {parsed.label}."
+    )
 
 
 @app.command()
@@ -194,15 +234,18 @@ def split(
 ) -> None:
     """Split quantities of a lot into new lots with the same origin."""
     from ledger.custody import signing_account
-    from ledger.indexing import run_index
     from ledger.lifecycle import split as split_lot
 
     ledger = _open()
     amounts = [_fixed_quantity(part) for part in quantities.split(",")]
-    account = signing_account(ledger, sender)
-    children = split_lot(ledger.registry, ledger.sender(account), lot, amounts)
-    run_index(ledger, progress_bar)
-    console.print(f"Split lot {lot} into lots {', '.join(map(str, children))}.")
+    signer = ledger.sender(signing_account(ledger, sender))
+    _check_held(ledger, signer.address, sender, lot, sum(amounts), "split")
+    children = split_lot(ledger.registry, signer, lot, amounts)
+    report_write(
+        ledger,
+        signer.last_receipts[-1],
+        f"Split lot {lot} into lots {', '.join(map(str, children))}.",
+    )
 
 
 @app.command()
@@ -215,7 +258,6 @@ def merge(
 ) -> None:
     """Merge quantities of lots of one kind into a new lot that keeps all origins."""
     from ledger.custody import signing_account
-    from ledger.indexing import run_index
     from ledger.lifecycle import merge as merge_lots
 
     ledger = _open()
@@ -225,10 +267,13 @@ def merge(
         raise InvalidInput(
             f"{len(lot_ids)} lots need {len(lot_ids)} quantities, not {len(amounts)}."
         )
-    account = signing_account(ledger, sender)
-    merged = merge_lots(ledger.registry, ledger.sender(account), lot_ids, amounts)
-    run_index(ledger, progress_bar)
-    console.print(f"Merged lots {lots} into lot {merged}.")
+    signer = ledger.sender(signing_account(ledger, sender))
+    for lot_id, amount in zip(lot_ids, amounts, strict=True):
+        _check_held(ledger, signer.address, sender, lot_id, amount, "merge")
+    merged = merge_lots(ledger.registry, signer, lot_ids, amounts)
+    report_write(
+        ledger, signer.last_receipts[-1], f"Merged lots {lots} into lot {merged}."
+    )
 
 
 # -------------------------------------------------------------- inspections
@@ -255,7 +300,6 @@ def inspect(
     from ledger.custody import signing_account
     from ledger.db.models import Inspection
     from ledger.evidence import add_evidence_file
-    from ledger.indexing import run_index
     from ledger.lifecycle import (
         ConditionGrade,
         HazardChecks,
@@ -275,18 +319,22 @@ def inspect(
     if once and _recorded(ledger, Inspection.evidence_hash, "0x" + digest):
         console.print(f"An inspection with evidence {digest} is recorded; skipped.")
         return
-    account = signing_account(ledger, sender)
+    signer = ledger.sender(signing_account(ledger, sender))
+    _check_role(ledger, signer.address, sender, "inspector")
     inspection_id = record_inspection(
         ledger.registry,
-        ledger.sender(account),
+        signer,
         lot,
         ConditionGrade(ConditionGrade.parse(grade)),
         ascii_bytes32(fit_for),
         hazards,
         bytes.fromhex(digest),
     )
-    run_index(ledger, progress_bar)
-    console.print(f"Recorded inspection {inspection_id} of lot {lot}.")
+    report_write(
+        ledger,
+        signer.last_receipts[-1],
+        f"Recorded inspection {inspection_id} of lot {lot}.",
+    )
 
 
 @app.command("revoke-inspection")
@@ -300,7 +348,6 @@ def revoke_inspection(
     """Revoke an inspection; only its author can. The reason is stored as evidence."""
     from ledger.custody import signing_account
     from ledger.evidence import add_evidence
-    from ledger.indexing import run_index
     from ledger.lifecycle import revoke_inspection as revoke
 
     if not reason.strip():
@@ -308,9 +355,12 @@ def revoke_inspection(
     ledger = _open()
     digest = add_evidence(state.settings.data_dir, reason.strip().encode("utf-8"))
     account = signing_account(ledger, sender)
-    revoke(ledger.registry, ledger.sender(account), inspection, bytes.fromhex(digest))
-    run_index(ledger, progress_bar)
-    console.print(f"Revoked inspection {inspection}; reason stored as {digest}.")
+    receipt = revoke(
+        ledger.registry, ledger.sender(account), inspection, bytes.fromhex(digest)
+    )
+    report_write(
+        ledger, receipt, f"Revoked inspection {inspection}; reason stored as {digest}."
+    )
 
 
 # ------------------------------------------------------------------ evidence
@@ -355,7 +405,6 @@ def claim(
     from ledger.custody import signing_account
     from ledger.db.models import Claim
     from ledger.evidence import add_evidence_file
-    from ledger.indexing import run_index
     from ledger.lifecycle import METHOD_VERSION, register_claim
     from ledger.units import ascii_bytes32, parse_decimal, to_fixed
 
@@ -387,14 +436,15 @@ def claim(
 
         figures = replace(figures, **overrides)
 
-    account = signing_account(ledger, sender)
-    claim_id = register_claim(ledger.registry, ledger.sender(account), figures)
-    run_index(ledger, progress_bar)
-    console.print(
+    signer = ledger.sender(signing_account(ledger, sender))
+    claim_id = register_claim(ledger.registry, signer, figures)
+    report_write(
+        ledger,
+        signer.last_receipts[-1],
         f"Registered claim {claim_id} for {building}: reused "
         f"{figures.reused_mass_grams} g of {figures.total_mass_grams} g "
         f"({figures.reuse_share_bps} basis points), CO2e avoided "
-        f"{figures.co2e_avoided_grams} g."
+        f"{figures.co2e_avoided_grams} g.",
     )
 
 
@@ -456,17 +506,18 @@ def _record_decision(
     from ledger.audit.service import decide
     from ledger.custody import signing_account
     from ledger.db.models import ClaimAudit
-    from ledger.indexing import run_index
 
     if once and _recorded(ledger, ClaimAudit.claim_id, claim_id):
         console.print(f"Claim {claim_id} already has a decision; skipped.")
         return
     account = signing_account(ledger, sender)
+    _check_role(ledger, account.address, sender, "auditor")
     decision = decide(ledger, account, claim_id, approve, reason, factors)
-    run_index(ledger, progress_bar)
     verdict = "Approved" if decision.approved else "Rejected"
-    console.print(
-        f"{verdict} claim {claim_id}; reasons stored as {decision.reasons_hash}."
+    report_write(
+        ledger,
+        decision.receipt,
+        f"{verdict} claim {claim_id}; reasons stored as {decision.reasons_hash}.",
     )
 
 

@@ -10,6 +10,7 @@ from web3.types import TxReceipt
 from ledger.chain.accounts import dev_account
 from ledger.context import Ledger
 from ledger.db.models import Transfer
+from ledger.db.types import UINT256_MAX
 from ledger.errors import InvalidInput
 from ledger.importing import resolve_address
 from ledger.organisations import find_organisation, unlock_account
@@ -68,6 +69,11 @@ def transfer_lot(
     amount = to_fixed(parse_decimal(quantity), QUANTITY_SCALE, "a quantity")
     if amount <= 0:
         raise InvalidInput(f"Quantity {quantity!r} must be greater than zero.")
+    if amount > UINT256_MAX:
+        raise InvalidInput(
+            f"Quantity {quantity!r} is above the maximum quantity the registry can "
+            "store; check the number."
+        )
     return transfer_custody(
         ledger.registry,
         ledger.sender(account),

@@ -84,6 +84,11 @@ def parse_quantity(text: str) -> int:
     amount = to_fixed(parse_decimal(text), QUANTITY_SCALE, "a quantity")
     if amount <= 0:
         raise InvalidInput(f"Quantity {text!r} must be greater than zero.")
+    if amount > UINT256_MAX:
+        raise InvalidInput(
+            f"Quantity {text!r} is above the maximum quantity the registry can "
+            f"store, {quantity_text(UINT256_MAX)}; check the number."
+        )
     return amount
 
 
@@ -163,11 +168,14 @@ def transfer_with_note(
     facts: dict[str, Any] | None = None,
     default_pickup: Place | None = None,
     now: int | None = None,
+    reservation_id: int | None = None,
 ) -> Delivery:
     """Write a delivery note and transfer custody with the note's hash as reference.
 
     ``sender`` is an organisation id (or an actor id on the local chain) whose key
-    signs. ``facts`` adds fields to the note, such as a sale's reservation.
+    signs. ``facts`` adds fields to the note, such as a sale's reservation. A sale
+    passes its ``reservation_id``, whose quantity it may take; the quantity of other
+    reservations on the sender's listings stays untouched.
     """
     check_lot_id(lot_id)
     amount = parse_quantity(quantity)
@@ -179,35 +187,42 @@ def transfer_with_note(
     receiver_address = resolve_address(ledger, receiver)
     if receiver_address.lower() == sender_address.lower():
         raise InvalidInput(f"{receiver!r} is the sender itself; name another receiver.")
-    check_balance(ledger, sender_address, lot_id, amount)
+    # Imported here because ledger.market imports this module.
+    from ledger.market import reservation_lock
 
-    transport, estimate = plan_transport(
-        ledger, lot_id, amount, logistics, default_pickup
-    )
-    note = build_delivery_note(
-        {
-            "lot_id": str(lot_id),
-            "quantity": quantity_text(amount),
-            "unit": _unit_symbol(ledger, lot_id),
-            "reason": custody_reason.label,
-            "from": _party(ledger, sender, sender_address),
-            "to": _party(ledger, receiver, receiver_address),
-            "reference": reference,
-            **transport,
-            **(facts or {}),
-        },
-        now,
-    )
-    note_hash = write_delivery_note(ledger.settings, note)
-    receipt = transfer_lot(
-        ledger,
-        lot_id,
-        sender,
-        receiver_address,
-        quantity_text(amount),
-        reason,
-        note_hash,
-    )
+    # The lock keeps reservations in this process from taking the quantity between
+    # the check and the mined transfer.
+    # NOTE: a reservation made by another process on the same mirror is not blocked.
+    with reservation_lock:
+        check_balance(ledger, sender_address, lot_id, amount, reservation_id, now)
+
+        transport, estimate = plan_transport(
+            ledger, lot_id, amount, logistics, default_pickup
+        )
+        note = build_delivery_note(
+            {
+                "lot_id": str(lot_id),
+                "quantity": quantity_text(amount),
+                "unit": _unit_symbol(ledger, lot_id),
+                "reason": custody_reason.label,
+                "from": _party(ledger, sender, sender_address),
+                "to": _party(ledger, receiver, receiver_address),
+                "reference": reference,
+                **transport,
+                **(facts or {}),
+            },
+            now,
+        )
+        note_hash = write_delivery_note(ledger.settings, note)
+        receipt = transfer_lot(
+            ledger,
+            lot_id,
+            sender,
+            receiver_address,
+            quantity_text(amount),
+            reason,
+            note_hash,
+        )
     return Delivery(receipt=receipt, note_hash=note_hash, note=note, estimate=estimate)
 
 
@@ -228,8 +243,22 @@ def catch_up(ledger: Ledger) -> bool:
     return True
 
 
-def check_balance(ledger: Ledger, address: str, lot_id: int, amount: int) -> None:
-    """Raise unless ``address`` holds at least ``amount`` thousandths of the lot."""
+def check_balance(
+    ledger: Ledger,
+    address: str,
+    lot_id: int,
+    amount: int,
+    reservation_id: int | None = None,
+    now: int | None = None,
+) -> None:
+    """Raise unless ``address`` holds ``amount`` thousandths of the lot, unreserved.
+
+    Reservations on the listings of the organisation at ``address`` keep their
+    quantity, except ``reservation_id``, which the transfer consumes as a sale.
+    """
+    # Imported here because ledger.market imports this module.
+    from ledger.market import reserved_quantity
+
     balance = int(ledger.registry.functions.balanceOf(address, lot_id).call())
     if balance == 0:
         raise PermissionDenied(
@@ -239,6 +268,15 @@ def check_balance(ledger: Ledger, address: str, lot_id: int, amount: int) -> Non
         raise Conflict(
             f"Cannot transfer {quantity_text(amount)} of lot {lot_id}: {address} "
             f"holds {quantity_text(balance)}. Transfer at most that quantity."
+        )
+    reserved = reserved_quantity(ledger.engine, address, lot_id, reservation_id, now)
+    if amount > balance - reserved:
+        free = max(balance - reserved, 0)
+        raise Conflict(
+            f"Cannot transfer {quantity_text(amount)} of lot {lot_id}: {address} "
+            f"holds {quantity_text(balance)}, of which {quantity_text(reserved)} is "
+            f"reserved on its listings. Transfer at most {quantity_text(free)}, or "
+            "cancel or confirm those reservations first."
         )
 
 

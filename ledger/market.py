@@ -59,6 +59,8 @@ CONFIRMED = "confirmed"
 EXPIRED = "expired"
 
 MAX_RESERVATION_HOURS = 14 * 24
+# One minute: a shorter reservation would expire before the buyer could act on it.
+MIN_RESERVATION_HOURS = 1 / 60
 MAX_PRICE_CENTS = 10**13
 MAX_NAME_LENGTH = 200
 MAX_CONDITIONS_LENGTH = 2000
@@ -69,6 +71,8 @@ MAX_CONDITIONS_LENGTH = 2000
 # first write, so two processes sharing one SQLite file could oversell a listing. Run
 # one API process per SQLite file, or use PostgreSQL.
 _write_lock = threading.RLock()
+# Held by transfers with a delivery note while they check reservations and send.
+reservation_lock = _write_lock
 
 
 @dataclass(frozen=True)
@@ -101,14 +105,17 @@ class ListingChanges:
 class ListingView:
     """A listing with its availability computed from the mirror.
 
-    Quantities are in thousandths of the lot's unit.
+    Quantities are in thousandths of the lot's unit. While the lot is missing from
+    the mirror (``lot_indexed`` False, as during a reindex), ``unit`` is None and
+    ``available`` is 0 because the availability is unknown.
     """
 
     id: int
     lot_id: int
     seller: str
     seller_address: str
-    unit: Unit
+    unit: Unit | None
+    lot_indexed: bool
     listed: int
     sold: int
     reserved: int
@@ -284,7 +291,11 @@ def list_listings(
     include_withdrawn: bool = False,
     now: int | None = None,
 ) -> list[ListingView]:
-    """Return listings by id, filtered by lot and seller organisation id."""
+    """Return listings by id, filtered by lot and seller organisation id.
+
+    A listing whose lot is not in the mirror yet is returned with ``lot_indexed``
+    False, so one missing lot does not hide the other listings.
+    """
     now = _now(now)
     query = select(Listing).order_by(Listing.id)
     if lot_id is not None:
@@ -298,7 +309,7 @@ def list_listings(
         query = query.where(Listing.withdrawn_at.is_(None))
     with Session(engine) as session:
         rows = session.execute(query).scalars().all()
-        return [_listing_view(session, row, now) for row in rows]
+        return [_listing_view(session, row, now, require_lot=False) for row in rows]
 
 
 # -------------------------------------------------------------- reservations
@@ -315,10 +326,10 @@ def reserve(
     """Reserve a quantity of a listing for ``hours``, up to what is available."""
     now = _now(now)
     quantity = parse_quantity(quantity_text_in_unit)
-    if not 0 < hours <= MAX_RESERVATION_HOURS:
+    if not MIN_RESERVATION_HOURS <= hours <= MAX_RESERVATION_HOURS:
         raise InvalidInput(
-            f"A reservation lasts more than 0 and at most {MAX_RESERVATION_HOURS} "
-            f"hours, not {hours!r}."
+            f"A reservation lasts at least one minute ({MIN_RESERVATION_HOURS:.4f} "
+            f"hours) and at most {MAX_RESERVATION_HOURS} hours, not {hours!r} hours."
         )
     with _write_lock, Session(engine) as session, session.begin():
         listing = _listing(session, listing_id, for_update=True)
@@ -469,6 +480,7 @@ def confirm_sale(
                 facts=facts,
                 default_pickup=pickup,
                 now=now,
+                reservation_id=reservation_id,
             )
         except BaseException as exc:
             logger.warning(
@@ -501,6 +513,38 @@ def confirm_sale(
         return Sale(_reservation_view(session, confirmed, now), delivery)
 
 
+def reserved_quantity(
+    engine: Engine,
+    holder: str,
+    lot_id: int,
+    excluding: int | None = None,
+    now: int | None = None,
+) -> int:
+    """Return the quantity of a lot that reservations hold on ``holder``'s listings.
+
+    Counts active reservations that have not expired and confirming ones, whose
+    transfer may not be mined yet. Confirmed sales are already on chain, so the
+    holder's balance no longer contains them. ``excluding`` is a reservation id
+    left out, such as the one a sale is confirming.
+    """
+    now = _now(now)
+    query = (
+        select(Reservation)
+        .join(Listing, Listing.id == Reservation.listing_id)
+        .join(Organisation, Organisation.id == Listing.organisation_id)
+        .where(
+            Organisation.chain_address == holder.lower(),
+            Listing.lot_id == lot_id,
+            Reservation.status.in_((ACTIVE, CONFIRMING)),
+        )
+    )
+    if excluding is not None:
+        query = query.where(Reservation.id != excluding)
+    with Session(engine) as session:
+        rows = session.execute(query).scalars().all()
+        return sum(row.quantity for row in rows if _status(row, now) != EXPIRED)
+
+
 # ----------------------------------------------------------------- valuation
 
 
@@ -509,6 +553,7 @@ def listing_valuation(
 ) -> dict[str, Any]:
     """Return a listing's asking price beside the inventory's estimated value."""
     view = get_listing(engine, listing_id, now)
+    assert view.unit is not None  # get_listing raises NotFound for an unindexed lot
     valuation = lot_valuation(engine, view.lot_id)
     remaining = view.listed - view.sold
     estimated_cents = valuation["estimated_unit_price_cents"]
@@ -813,17 +858,29 @@ def _check_new_quantity(
         )
 
 
-def _listing_view(session: Session, row: Listing, now: int) -> ListingView:
+def _listing_view(
+    session: Session, row: Listing, now: int, require_lot: bool = True
+) -> ListingView:
+    """Compute a listing's availability; raise NotFound if its lot is not indexed.
+
+    With ``require_lot`` False, a listing whose lot is missing from the mirror (as
+    during a reindex) gets ``lot_indexed`` False, no unit and availability 0.
+    """
     seller = session.get(Organisation, row.organisation_id)
     assert seller is not None  # enforced by the foreign key
-    lot = _lot(session, row.lot_id)
+    if require_lot:
+        lot: Lot | None = _lot(session, row.lot_id)
+    else:
+        lot = session.execute(
+            select(Lot).where(Lot.lot_id == row.lot_id)
+        ).scalar_one_or_none()
     sold = _sold(session, row)
     committed = _committed(session, row, now)
     holding = _holding(session, row.lot_id, seller.chain_address)
     listed_elsewhere = _remaining_of_open_listings(
         session, seller.id, row.lot_id, excluding=row.id
     )
-    if row.withdrawn_at is not None:
+    if row.withdrawn_at is not None or lot is None:
         available = 0
     else:
         free = max(holding - listed_elsewhere, 0)
@@ -833,7 +890,8 @@ def _listing_view(session: Session, row: Listing, now: int) -> ListingView:
         lot_id=row.lot_id,
         seller=seller.actor_id,
         seller_address=seller.chain_address,
-        unit=Unit(lot.unit),
+        unit=Unit(lot.unit) if lot is not None else None,
+        lot_indexed=lot is not None,
         listed=row.quantity,
         sold=sold,
         reserved=committed,

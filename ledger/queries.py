@@ -185,8 +185,8 @@ def building_inventory(
         ).scalar_one_or_none()
         if row is None:
             raise NotFound(
-                f"Building {reference!r} is not in the mirror; list the buildings with "
-                "'reclaim buildings'."
+                f"Building {reference!r} is not in the mirror; see the buildings on "
+                "the service's home page '/' or with 'reclaim summary'."
             )
         building = {
             "building_id": row.building_id,

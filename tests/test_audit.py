@@ -841,6 +841,77 @@ def test_api_evidence_checks_hash(scenario: Scenario, service: str) -> None:
     assert "changed on disk" in changed.json()["detail"]
 
 
+def test_api_evidence_over_limit(scenario: Scenario, service: str) -> None:
+    from api.audit import MAX_EVIDENCE_BYTES
+    from ledger.context import open_engine
+    from ledger.organisations import add_organisation, create_api_key
+
+    settings = Settings(data_dir=scenario.data_dir, keystore_scrypt_n=2**10)
+    engine = open_engine(settings)
+    inspector = add_organisation(settings, engine, "Labo Limite", "inspector")
+    headers = {"X-API-Key": create_api_key(engine, inspector.actor_id)}
+    body = b"x" * (MAX_EVIDENCE_BYTES + 1)
+
+    def chunks() -> Iterator[bytes]:
+        step = 1024 * 1024
+        for start in range(0, len(body), step):
+            yield body[start : start + step]
+
+    declared = httpx.post(
+        f"{service}/evidence", content=body, headers=headers, timeout=60
+    )
+    streamed = httpx.post(
+        f"{service}/evidence", content=chunks(), headers=headers, timeout=60
+    )
+
+    assert declared.status_code == 413, declared.text
+    assert str(MAX_EVIDENCE_BYTES + 1) in declared.json()["detail"]
+    assert "Send a smaller document" in declared.json()["detail"]
+    assert streamed.status_code == 413, streamed.text
+    assert "more than" in streamed.json()["detail"]
+    stored = (scenario.data_dir / "evidence").iterdir()
+    assert all(path.stat().st_size <= MAX_EVIDENCE_BYTES for path in stored)
+
+
+def test_evidence_body_read_stops_at_limit() -> None:
+    """The body is read chunk by chunk and reading stops past the limit."""
+    import asyncio
+
+    from fastapi import HTTPException
+    from starlette.requests import Request
+
+    from api.audit import MAX_EVIDENCE_BYTES, _read_limited_body
+
+    chunk = b"x" * (1024 * 1024)
+    total_chunks = 300
+    received: list[int] = []
+
+    async def receive() -> dict[str, object]:
+        received.append(1)
+        return {
+            "type": "http.request",
+            "body": chunk,
+            "more_body": len(received) < total_chunks,
+        }
+
+    def request(headers: list[tuple[bytes, bytes]]) -> Request:
+        scope = {"type": "http", "method": "POST", "headers": headers}
+        return Request(scope, receive)
+
+    with pytest.raises(HTTPException) as streamed:
+        asyncio.run(_read_limited_body(request([])))
+    chunks_read = len(received)
+    received.clear()
+    with pytest.raises(HTTPException) as declared:
+        asyncio.run(_read_limited_body(request([(b"content-length", b"314572800")])))
+
+    assert streamed.value.status_code == 413
+    assert chunks_read == MAX_EVIDENCE_BYTES // len(chunk) + 1
+    assert declared.value.status_code == 413
+    assert "314572800" in str(declared.value.detail)
+    assert received == []
+
+
 def test_cli_audit_writes_reports(scenario: Scenario, tmp_path: Path) -> None:
     env = {**os.environ, "RECLAIM_DATA_DIR": str(scenario.data_dir)}
     result = subprocess.run(

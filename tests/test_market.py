@@ -676,3 +676,116 @@ def test_search_reads_open_listings(market: Market) -> None:
     withdraw_listing(engine, seller, listing.id)
     assert DOORS not in found(max_price_eur=Decimal("1.00"))
     assert DOORS not in found(near=GeoPoint(50.4652, 4.8621), within_km=5)
+
+
+def test_transfer_keeps_reserved_quantity(market: Market, served: str) -> None:
+    seller = {"X-API-Key": market.keys["ACT-001"]}
+    buyer = {"X-API-Key": market.keys["ACT-008"]}
+    engine = market.ledger.engine
+    listing = create_listing(engine, get_organisation(engine, "ACT-001"), DOORS, YARD)
+    with httpx.Client(base_url=served, timeout=60) as client:
+        reserved = client.post(
+            f"/listings/{listing.id}/reservations",
+            headers=buyer,
+            json={"quantity": "40", "hours": 24},
+        )
+        assert reserved.status_code == 201, reserved.text
+
+        too_much = client.post(
+            "/transfers",
+            headers=seller,
+            json={"lot_id": DOORS, "to": "ACT-004", "quantity": "100"},
+        )
+        unreserved = client.post(
+            "/transfers",
+            headers=seller,
+            json={"lot_id": DOORS, "to": "ACT-004", "quantity": "78"},
+        )
+        confirmed = client.post(
+            f"/reservations/{reserved.json()['id']}/confirm", headers=seller, json={}
+        )
+
+    assert too_much.status_code == 409, too_much.text
+    detail = too_much.json()["detail"]
+    assert "Cannot transfer 100 of lot 5" in detail
+    assert "holds 118" in detail
+    assert "40 is reserved" in detail
+    assert "at most 78" in detail
+    assert unreserved.status_code == 201, unreserved.text
+    assert confirmed.status_code == 200, confirmed.text
+    assert _balance(market, "ACT-001") == 0
+    assert _balance(market, "ACT-004") == 78_000
+    assert _balance(market, "ACT-008") == 40_000
+
+
+def test_listings_survive_unindexed_lot(market: Market, served: str) -> None:
+    from typer.testing import CliRunner
+
+    from ledger.cli import app
+    from ledger.db.models import Listing
+
+    engine = market.ledger.engine
+    seller = get_organisation(engine, "ACT-001")
+    indexed = create_listing(engine, seller, DOORS, YARD)
+    # A listing of a lot that a reindex has not reached yet.
+    with Session(engine) as session, session.begin():
+        missing = Listing(
+            lot_id=10_000,
+            organisation_id=seller.id,
+            quantity=5_000,
+            price_cents=900,
+            location_name="Herstal yard",
+            pickup_conditions="",
+            created_at=1,
+            updated_at=1,
+        )
+        session.add(missing)
+        session.flush()
+        missing_id = missing.id
+
+    response = httpx.get(f"{served}/listings", timeout=60)
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(market.settings.data_dir), "listing", "list"]
+    )
+
+    assert response.status_code == 200, response.text
+    rows = {row["id"]: row for row in response.json()["listings"]}
+    assert rows[indexed.id]["quantity_available"] == "40"
+    assert rows[indexed.id]["lot_indexed"] is True
+    assert rows[missing_id]["lot_indexed"] is False
+    assert rows[missing_id]["quantity_available"] is None
+    assert rows[missing_id]["unit"] is None
+    assert "not indexed yet" in rows[missing_id]["note"]
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "lot not indexed yet" in result.output
+    assert "40 pieces" in result.output
+
+
+def test_short_reservation_and_building_messages(market: Market, served: str) -> None:
+    from ledger.queries import building_inventory
+
+    engine = market.ledger.engine
+    listing = create_listing(engine, get_organisation(engine, "ACT-001"), DOORS, YARD)
+    buyer = {"X-API-Key": market.keys["ACT-008"]}
+    with httpx.Client(base_url=served, timeout=60) as client:
+        too_short = client.post(
+            f"/listings/{listing.id}/reservations",
+            headers=buyer,
+            json={"quantity": "1", "hours": 0.0001},
+        )
+        one_minute = client.post(
+            f"/listings/{listing.id}/reservations",
+            headers=buyer,
+            json={"quantity": "1", "hours": 1 / 60},
+        )
+        building = client.get("/buildings/BLD-NOWHERE")
+
+    assert too_short.status_code == 422, too_short.text
+    assert one_minute.status_code == 201, one_minute.text
+    with pytest.raises(InvalidInput, match="at least one minute"):
+        reserve(engine, get_organisation(engine, "ACT-008"), listing.id, "1", 0.0001)
+    assert building.status_code == 404
+    assert "reclaim summary" in building.json()["detail"]
+    assert "'reclaim buildings'" not in building.json()["detail"]
+    with pytest.raises(NotFound, match="reclaim summary"):
+        building_inventory(engine, "BLD-NOWHERE")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, select
+from web3.types import TxReceipt
 
 from ledger.audit.factors import load_factors
 from ledger.audit.history import ChainHistory, read_registry_events
@@ -76,6 +77,7 @@ class Decision:
     result: AuditResult
     approved: bool
     reasons_hash: str
+    receipt: TxReceipt
 
 
 def decide(
@@ -103,14 +105,14 @@ def decide(
 
     document = render_json(result) + f"\nReason: {reason.strip()}\n"
     digest = add_evidence(ledger.settings.data_dir, document.encode("utf-8"))
-    record_audit(
+    receipt = record_audit(
         ledger.registry,
         ledger.sender(auditor_account),
         claim_id,
         approved,
         bytes.fromhex(digest),
     )
-    return Decision(result, approved, "0x" + digest)
+    return Decision(result, approved, "0x" + digest, receipt)
 
 
 def compute_figures(

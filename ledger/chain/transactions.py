@@ -80,6 +80,8 @@ class TransactionSender:
         self._lock = threading.Lock()
         self._nonce = w3.eth.get_transaction_count(account.address, "pending")
         self._max_fee = self._fee_cap()
+        # Receipts of the latest ``transact`` call, for callers that report hashes.
+        self.last_receipts: list[TxReceipt] = []
 
     @property
     def address(self) -> str:
@@ -118,7 +120,8 @@ class TransactionSender:
     def transact(self, calls: Sequence[ContractFunction]) -> list[TxReceipt]:
         """Send every call back to back, then wait for all receipts."""
         hashes = [self.send(call) for call in calls]
-        return wait_for_receipts(self.w3, hashes)
+        self.last_receipts = wait_for_receipts(self.w3, hashes)
+        return self.last_receipts
 
     def _estimate(self, call: ContractFunction) -> int:
         try:
