@@ -144,10 +144,14 @@ def grant(
 ) -> None:
     """Grant the inspector or auditor role; the operator signs as the admin."""
     from ledger.importing import resolve_address
-    from ledger.lifecycle import grant_role
+    from ledger.lifecycle import AUDITOR_ROLE, INSPECTOR_ROLE, grant_role
 
     ledger = _open()
     address = resolve_address(ledger, account)
+    roles = {"inspector": INSPECTOR_ROLE, "auditor": AUDITOR_ROLE}
+    if role in roles and ledger.registry.functions.hasRole(roles[role], address).call():
+        console.print(f"{address} already has the {role} role; skipped.")
+        return
     grant_role(ledger.registry, ledger.sender(), role, address)
     console.print(f"Granted the {role} role to {address}.")
 

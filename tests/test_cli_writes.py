@@ -151,3 +151,16 @@ def test_transfer_huge_quantity_rejected(market: Market) -> None:
     assert "is above the maximum quantity the registry can store" in result.stderr
     assert "Traceback" not in result.stderr
     assert "MismatchedABI" not in result.stderr
+
+
+def test_grant_twice_sends_one_transaction(market: Market) -> None:
+    mirror = market.settings.resolved_database_url
+    first = run_cli(market, mirror, "grant", "inspector", "ACT-010")
+    assert first.returncode == 0, first.stderr
+    assert "Granted the inspector role" in first.stdout
+    block = market.ledger.w3.eth.block_number
+
+    second = run_cli(market, mirror, "grant", "inspector", "ACT-010")
+    assert second.returncode == 0, second.stderr
+    assert "already has the inspector role; skipped." in second.stdout
+    assert market.ledger.w3.eth.block_number == block

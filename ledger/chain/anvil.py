@@ -146,9 +146,13 @@ def stop(data_dir: Path) -> bool:
     if info is None:
         return False
 
+    # The npm launcher forwards SIGTERM to the anvil binary and exits at once, while
+    # the binary may still be writing its state: wait for the whole process group,
+    # which start() made its own session.
+    group = _group_members(info.pid) or [info.pid]
     os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
-    while _process_alive(info.pid):
+    while any(_process_alive(pid) for pid in group):
         if time.monotonic() > deadline:
             raise ChainError(
                 f"anvil (pid {info.pid}) did not stop within {STOP_TIMEOUT:.0f} s; "
@@ -179,6 +183,20 @@ def _wait_until_ready(info: AnvilInfo, process: subprocess.Popen[bytes]) -> None
     raise ChainNotRunning(
         f"anvil did not respond at {info.rpc_url} within {START_TIMEOUT:.0f} s; see anvil.log in the data folder."
     )
+
+
+def _group_members(group: int) -> list[int]:
+    """Return the ids of the processes in process group ``group``, from /proc."""
+    members = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        # After the command name: state, parent id, process group id.
+        if len(fields) > 2 and int(fields[2]) == group:
+            members.append(int(stat_file.parent.name))
+    return members
 
 
 def _process_alive(pid: int) -> bool:
