@@ -35,7 +35,7 @@ node_modules/.installed: package.json package-lock.json
 # var/. Steps recorded by an earlier run are skipped; the chain's state stays in var/.
 RECLAIM := $(BIN)/reclaim
 DOORS := 5
-PARQUET := 28
+TILES := 28
 RENOVATION := DST-CHARLEROI-01
 CLAIM := 1
 
@@ -46,20 +46,20 @@ demo: setup
 	$(RECLAIM) transfer $(DOORS) --from ACT-001 --to ACT-004 --quantity 118 --reason sale --reference demo/LGE-005/invoice-1 --once
 	$(RECLAIM) transfer $(DOORS) --from ACT-004 --to ACT-008 --quantity 70 --reason sale --reference demo/LGE-005/invoice-2 --once
 	$(RECLAIM) transfer $(DOORS) --from ACT-004 --to ACT-009 --quantity 48 --reason sale --reference demo/LGE-005/invoice-3 --once
-	$(RECLAIM) transfer $(PARQUET) --from ACT-001 --to ACT-003 --quantity 380 --reason consignment --reference demo/NAM-002/consignment-1 --once
-	$(RECLAIM) transfer $(PARQUET) --from ACT-003 --to ACT-009 --quantity 120.5 --reason sale --reference demo/NAM-002/invoice-1 --once
-	$(RECLAIM) listing add $(PARQUET) --org ACT-003 --quantity 200 --price 35.00 --location "Dépôt Andenne" --latitude 50.4897 --longitude 5.0942 --available-from 2026-08-01 --conditions "Weekdays 8-16, pallets loaded by forklift" --once
+	$(RECLAIM) transfer $(TILES) --from ACT-001 --to ACT-003 --quantity 380 --reason consignment --reference demo/NAM-002/consignment-1 --once
+	$(RECLAIM) transfer $(TILES) --from ACT-003 --to ACT-009 --quantity 120.5 --reason sale --reference demo/NAM-002/invoice-1 --once
+	$(RECLAIM) listing add $(TILES) --org ACT-003 --quantity 200 --price 35.00 --location "Dépôt Andenne" --latitude 50.4897 --longitude 5.0942 --available-from 2026-08-01 --conditions "Weekdays 8-16, pallets loaded by forklift" --once
 	$(RECLAIM) listing list
 	$(RECLAIM) history $(DOORS)
-	$(RECLAIM) history $(PARQUET)
+	$(RECLAIM) history $(TILES)
 	$(RECLAIM) summary
 	$(RECLAIM) grant inspector ACT-010
 	$(RECLAIM) grant auditor ACT-011
 	$(RECLAIM) inspect $(DOORS) --from ACT-010 --grade A --fit-for interior-door --evidence data/demo/inspection-LGE-005.txt --asbestos absent --lead-paint absent --pcb absent --bituminous-adhesive absent --once
-	$(RECLAIM) inspect $(PARQUET) --from ACT-010 --grade B --fit-for floor-tile --evidence data/demo/inspection-NAM-002.txt --asbestos absent --lead-paint absent --pcb absent --bituminous-adhesive absent --once
+	$(RECLAIM) inspect $(TILES) --from ACT-010 --grade B --fit-for floor-tile --evidence data/demo/inspection-NAM-002.txt --asbestos absent --lead-paint absent --pcb absent --bituminous-adhesive absent --once
 	$(RECLAIM) install $(DOORS) --from ACT-009 --building $(RENOVATION) --quantity 48 --reference demo/$(RENOVATION)/delivery-1 --once
-	$(RECLAIM) install $(PARQUET) --from ACT-009 --building $(RENOVATION) --quantity 120.5 --reference demo/$(RENOVATION)/delivery-2 --once
-	$(RECLAIM) claim --from ACT-008 --building $(RENOVATION) --lots $(DOORS),$(PARQUET) --total-mass-kg 20000 --document data/demo/claim-$(RENOVATION).txt --once
+	$(RECLAIM) install $(TILES) --from ACT-009 --building $(RENOVATION) --quantity 120.5 --reference demo/$(RENOVATION)/delivery-2 --once
+	$(RECLAIM) claim --from ACT-008 --building $(RENOVATION) --lots $(DOORS),$(TILES) --total-mass-kg 20000 --document data/demo/claim-$(RENOVATION).txt --once
 	$(RECLAIM) audit $(CLAIM) --approve --from ACT-011 --reason "Installed lots, origins, inspections and figures match the chain." --once --json var/audit-claim-$(CLAIM).json --html var/audit-claim-$(CLAIM).html --pdf var/audit-claim-$(CLAIM).pdf
 	$(RECLAIM) chain stop
 

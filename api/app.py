@@ -122,6 +122,20 @@ _SEARCH_PARAMETERS = [
 ]
 
 
+def _chain_status(settings: Settings) -> dict[str, Any]:
+    """Return the node's head block, or why it cannot be read, within about a second."""
+    try:
+        node = RpcClient(rpc_url(settings), timeout=1.0, retry_seconds=0.01)
+    except LedgerError as exc:
+        return {"head": None, "detail": str(exc)}
+    try:
+        return {"head": node.block_number(), "detail": None}
+    except LedgerError as exc:
+        return {"head": None, "detail": str(exc)}
+    finally:
+        node.close()
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the FastAPI application reading the mirror named by ``settings``."""
     engine = open_engine(settings)
@@ -154,12 +168,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        """Service status and the indexer's last block."""
+        """Service status, the indexer's last block and the chain's head.
+
+        ``chain.head`` is null when the node does not answer; pages then cannot check
+        passports against the chain, and writes fail until it runs again.
+        """
         status = indexer_status(engine)
         return {
             "status": "ok",
             "indexer": status,
             "last_block": status["last_block"] if status else None,
+            "chain": _chain_status(settings),
         }
 
     @app.get("/lots/{lot_id}/history")

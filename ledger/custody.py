@@ -48,7 +48,15 @@ def signing_account(ledger: Ledger, account_text: str) -> LocalAccount:
         and text[4:].isdigit()
         and ledger.settings.uses_embedded_chain
     ):
-        return dev_account(int(text[4:]))
+        index = int(text[4:])
+        accounts = ledger.settings.anvil_accounts
+        if index < accounts:
+            return dev_account(index)
+        raise InvalidInput(
+            f"Cannot sign for {account_text!r}: it is not an organisation (see "
+            "'reclaim org list' or add it with 'reclaim org add') and the local chain "
+            f"funds only development accounts ACT-000 to ACT-{accounts - 1:03d}."
+        )
     raise InvalidInput(
         f"Cannot sign for {account_text!r}: on the local chain use an actor id like ACT-003, "
         "elsewhere 'operator' with RECLAIM_PRIVATE_KEY set."

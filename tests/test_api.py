@@ -62,6 +62,8 @@ def service(chain: tuple[Path, str]) -> Iterator[str]:
 def test_api_routes(service: str) -> None:
     health = httpx.get(f"{service}/health").json()
     assert health["last_block"] > 0
+    assert health["chain"]["head"] >= health["last_block"]
+    assert health["chain"]["detail"] is None
 
     history = httpx.get(f"{service}/lots/5/history").json()
     assert history["lot"]["quantity"] == "118000"
@@ -92,3 +94,14 @@ def test_api_rejects_bad_checksum(service: str) -> None:
     response = httpx.get(f"{service}/lots", params={"holder": broken})
     assert response.status_code == 422
     assert "checksum" in response.json()["detail"]
+
+
+def test_health_reports_stopped_chain(service: str, chain: tuple[Path, str]) -> None:
+    from ledger.chain import anvil
+
+    data_dir, _ = chain
+    anvil.stop(data_dir)
+    health = httpx.get(f"{service}/health", timeout=30).json()
+    assert health["status"] == "ok"
+    assert health["chain"]["head"] is None
+    assert "not running" in health["chain"]["detail"]

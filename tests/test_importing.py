@@ -82,3 +82,16 @@ def test_lot_split_between_buyers(chain: tuple[Path, str]) -> None:
     assert len(history.lot.holders) == 2
     assert reference_recorded(ledger, "invoice-2")
     assert not reference_recorded(ledger, "invoice-9")
+
+
+def test_unknown_actor_beyond_dev_accounts_is_rejected(chain: tuple[Path, str]) -> None:
+    from ledger.custody import signing_account
+    from ledger.errors import InvalidInput
+
+    data_dir, _ = chain
+    ledger = open_ledger(Settings(data_dir=data_dir), deploy_if_missing=True)
+    accounts = ledger.settings.anvil_accounts
+    assert signing_account(ledger, f"ACT-{accounts - 1:03d}").address
+    with pytest.raises(InvalidInput, match="not an organisation") as raised:
+        signing_account(ledger, "ACT-999")
+    assert f"ACT-{accounts - 1:03d}" in str(raised.value)
