@@ -17,22 +17,21 @@ from typing import Any
 
 import requests
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractLogicError, Web3Exception
 
 from ledger.chain.connection import rpc_url
 from ledger.contracts.artifacts import load_artifact
 from ledger.db.models import (
-    Disposal,
     Holding,
-    Installation,
     Lot,
-    LotDerivation,
     Record,
     SyncState,
 )
 from ledger.errors import ChainNotRunning
 from ledger.indexer.store import ascii_text
+from ledger.lot_events import DISPOSED, INSTALLED, MERGED, SPLIT, lot_event_steps
 from ledger.records import record_hash
 from ledger.settings import Settings
 from ledger.units import Unit, format_quantity
@@ -64,6 +63,10 @@ class ChainCheck:
         if self.chain_head is None or self.block_number is None:
             return 0
         return max(0, self.chain_head - self.block_number)
+
+
+# Steps after which the quantity is burnt from the lot.
+LEFT_CIRCULATION = (INSTALLED, DISPOSED, SPLIT, MERGED)
 
 
 @dataclass(frozen=True)
@@ -172,27 +175,9 @@ def _read_mirror(engine: Engine, lot_id: int) -> _MirrorState | None:
 
 def _burnt_quantity(connection: Any, lot_id: int) -> int:
     """Return what the mirror's end-of-life, split and merge rows took out of a lot."""
-    burnt = 0
-    for model in (Installation, Disposal):
-        burnt += sum(
-            connection.execute(
-                select(model.quantity).where(model.lot_id == lot_id)
-            ).scalars()
-        )
-    for parents, quantities, kind in connection.execute(
-        select(
-            LotDerivation.parent_lot_ids,
-            LotDerivation.quantities,
-            LotDerivation.kind,
-        )
-    ):
-        parent_ids = [int(value) for value in json.loads(parents)]
-        amounts = [int(value) for value in json.loads(quantities)]
-        if kind == "split" and parent_ids == [lot_id]:
-            burnt += sum(amounts)
-        elif kind == "merge" and lot_id in parent_ids:
-            burnt += amounts[parent_ids.index(lot_id)]
-    return burnt
+    with Session(bind=connection) as session:
+        steps = lot_event_steps(session, lot_id)
+    return sum(step.quantity for step in steps if step.kind in LEFT_CIRCULATION)
 
 
 def _compare(w3: Web3, state: _MirrorState, lot_id: int) -> list[str]:

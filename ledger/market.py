@@ -371,10 +371,7 @@ def cancel_reservation(
     now = _now(now)
     with _write_lock, Session(engine) as session, session.begin():
         row, listing = _reservation(session, reservation_id, for_update=True)
-        if organisation.id not in (row.organisation_id, listing.organisation_id):
-            raise PermissionDenied(
-                f"Reservation {reservation_id} belongs to another buyer and seller."
-            )
+        _check_party(organisation, row, listing)
         if _status(row, now) != ACTIVE:
             raise Conflict(
                 f"Reservation {reservation_id} is {_status(row, now)}; only an "
@@ -383,6 +380,16 @@ def cancel_reservation(
         row.status = CANCELLED
         session.flush()
         return _reservation_view(session, row, now)
+
+
+def _check_party(
+    organisation: OrganisationView, row: Reservation, listing: Listing
+) -> None:
+    """Raise PermissionDenied unless ``organisation`` is the buyer or the seller."""
+    if organisation.id not in (row.organisation_id, listing.organisation_id):
+        raise PermissionDenied(
+            f"Reservation {row.id} belongs to another buyer and seller."
+        )
 
 
 def get_reservation(
@@ -395,10 +402,7 @@ def get_reservation(
     now = _now(now)
     with Session(engine) as session:
         row, listing = _reservation(session, reservation_id)
-        if organisation.id not in (row.organisation_id, listing.organisation_id):
-            raise PermissionDenied(
-                f"Reservation {reservation_id} belongs to another buyer and seller."
-            )
+        _check_party(organisation, row, listing)
         return _reservation_view(session, row, now)
 
 

@@ -29,9 +29,10 @@ from sqlalchemy import Engine, func, select
 from ledger.contracts.artifacts import load_artifact
 from ledger.db.models import Building, Holding, Lot, RawEvent
 from ledger.errors import IndexerError
-from ledger.indexer.rpc import LogRangeTooLarge, RpcClient
 from ledger.indexer.decode import EventDecoder, UndecodableLog
+from ledger.indexer.rpc import LogRangeTooLarge, RpcClient
 from ledger.indexer.store import ROW_EVENTS, read_checkpoint, row_origin
+from ledger.units import ascii_bytes32
 
 CALLS_PER_REQUEST = 200
 BALANCES_PER_CALL = 500
@@ -489,4 +490,4 @@ def _bytes32_text(value: str) -> str:
     """Return the bytes32 hex of a category stored as text or as hex."""
     if value.startswith("0x") and len(value) == 66:
         return value
-    return "0x" + value.encode("ascii").ljust(32, b"\0").hex()
+    return "0x" + ascii_bytes32(value).hex()

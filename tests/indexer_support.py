@@ -130,3 +130,41 @@ def running_api(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serve_in_subprocess(data_dir: Path, **environment: str) -> Iterator[str]:
+    """Run ``reclaim serve`` on a free port until /health responds; yield its URL.
+
+    ``environment`` adds ``RECLAIM_*`` variables to the server's environment.
+    """
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from ledger.chain.anvil import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
+        env={**os.environ, "RECLAIM_DATA_DIR": str(data_dir), **environment},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/health", timeout=5).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from indexer_support import serve_in_subprocess
 from rich.progress import Progress
 
 from ledger.chain.accounts import dev_account
-from ledger.chain.anvil import free_port
 from ledger.context import open_ledger
 from ledger.custody import transfer_lot
 from ledger.importing import import_file
@@ -34,29 +30,8 @@ def service(chain: tuple[Path, str]) -> Iterator[str]:
     transfer_lot(ledger, 5, "ACT-001", "ACT-004", "18", "sale", "invoice-1")
     run_index(ledger, lambda: Progress(disable=True))
 
-    port = free_port()
-    env = {**os.environ, "RECLAIM_DATA_DIR": str(data_dir)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+    with serve_in_subprocess(data_dir) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_api_routes(service: str) -> None:

@@ -12,13 +12,13 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import pytest
+from indexer_support import serve_in_subprocess
 from rich.progress import Progress
 from sqlalchemy import func, select
 
@@ -758,31 +758,8 @@ def test_evidence_invalid_hash(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def service(scenario: Scenario) -> Iterator[str]:
-    from ledger.chain.anvil import free_port
-
-    port = free_port()
-    env = {**os.environ, "RECLAIM_DATA_DIR": str(scenario.data_dir)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+    with serve_in_subprocess(scenario.data_dir) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_api_claim_and_reports(scenario: Scenario, service: str) -> None:

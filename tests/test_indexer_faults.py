@@ -19,8 +19,6 @@ from pathlib import Path
 import httpx
 import pytest
 from eth_utils import keccak
-from sqlalchemy import func, select
-
 from indexer_support import (
     BUILDING,
     CATEGORY,
@@ -32,7 +30,11 @@ from indexer_support import (
     register_test_lots,
     running_api,
     send_transfer,
+    serve_in_subprocess,
 )
+from rpc_fault_proxy import FaultPlan, fault_proxy
+from sqlalchemy import func, select
+
 from ledger.chain import anvil
 from ledger.chain.accounts import dev_account, parse_address
 from ledger.contracts.artifacts import load_artifact
@@ -44,7 +46,6 @@ from ledger.indexer.store import read_checkpoint
 from ledger.indexer.sync import ChainMismatch, Indexer, IndexTarget, UndecodableLogs
 from ledger.queries import lot_history, search_lots
 from ledger.writes import CustodyReason, LotInput, register_lots
-from rpc_fault_proxy import FaultPlan, fault_proxy
 
 WAIT_SECONDS = 60
 
@@ -232,21 +233,7 @@ def test_sqlite_readers_never_meet_a_locked_database(
         until=ledger.deployment.block_number + 4
     )
 
-    port = anvil.free_port()
-    environment = {
-        **os.environ,
-        "RECLAIM_DATA_DIR": str(data_dir),
-        "RECLAIM_DATABASE_URL": database_url,
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(base)
+    with serve_in_subprocess(data_dir, RECLAIM_DATABASE_URL=database_url) as base:
         failures: list[str] = []
         done = threading.Event()
 
@@ -269,9 +256,6 @@ def test_sqlite_readers_never_meet_a_locked_database(
             new_indexer(ledger, ledger.engine, log_range=1).run_to_head()
             done.set()
             requests = sum(reader.result() for reader in readers)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
     assert failures == []
     assert requests >= 150
@@ -447,15 +431,3 @@ def test_history_is_printed_in_utc_whatever_the_host_zone(
         timestamp.utcoffset() is not None and timestamp.utcoffset().total_seconds() == 0
     )
     assert timestamp.strftime("%Y-%m-%d") in outputs[0]
-
-
-def _wait_for(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/health", timeout=1).raise_for_status()
-            return
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)

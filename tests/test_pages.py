@@ -12,7 +12,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import zxingcpp
+from indexer_support import serve_in_subprocess
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 from rich.progress import Progress
@@ -80,33 +80,6 @@ def _quiet() -> Progress:
     return Progress(disable=True)
 
 
-def start_server(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``reclaim serve`` on a free port and wait until /health responds."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
-        env={**os.environ, "RECLAIM_DATA_DIR": str(data_dir), **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/health", timeout=1).raise_for_status()
-            return process, url
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.terminate()
-                raise
-            time.sleep(0.1)
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The sample inventory, one French lot and three custody moves, served."""
@@ -127,11 +100,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )
         last_block = run_index(ledger, _quiet)
         ledger.engine.dispose()
-        process, url = start_server(data_dir, RECLAIM_PUBLIC_URL="https://reclaim.test")
-        try:
+        with serve_in_subprocess(
+            data_dir, RECLAIM_PUBLIC_URL="https://reclaim.test"
+        ) as url:
             yield Site(url, data_dir, last_block)
-        finally:
-            stop_server(process)
     finally:
         anvil.stop(data_dir)
 
@@ -372,13 +344,10 @@ def test_replaced_checkpoint_block_warns(site: Site) -> None:
 
 def test_unreachable_chain_notice(site: Site) -> None:
     closed_port = free_port()
-    process, url = start_server(
+    with serve_in_subprocess(
         site.data_dir, RECLAIM_RPC_URL=f"http://127.0.0.1:{closed_port}"
-    )
-    try:
+    ) as url:
         response = httpx.get(f"{url}/passport/{DOORS_LOT}", headers=HTML)
-    finally:
-        stop_server(process)
     assert response.status_code == 200
     assert 'data-status="unavailable"' in response.text
     assert "Not checked against the chain" in response.text
@@ -406,13 +375,13 @@ def test_passport_shows_inspection_and_revocation(
     chain: tuple[Path, str], tmp_path: Path
 ) -> None:
     from eth_utils import keccak
-
     from indexer_support import (
         new_indexer,
         open_test_ledger,
         register_test_lots,
         running_api,
     )
+
     from ledger.chain.accounts import dev_account
     from ledger.lifecycle import (
         ConditionGrade,

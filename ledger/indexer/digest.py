@@ -115,8 +115,7 @@ def _feed(digest: Any, kind: str, values: list[Any]) -> None:
 
 
 def _canonical(value: Any) -> Any:
+    """Return ``value`` as JSON keeps it alike on every database: text, bool or null."""
     if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, int):
-        return str(value)
     return str(value)
