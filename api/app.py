@@ -170,7 +170,7 @@ def create_app(settings: Settings) -> FastAPI:
     def health() -> dict[str, Any]:
         """Service status, the indexer's last block and the chain's head.
 
-        ``chain.head`` is null when the node does not answer; pages then cannot check
+        ``chain.head`` is null when the node does not respond; pages then cannot check
         passports against the chain, and writes fail until it runs again.
         """
         status = indexer_status(engine)

@@ -161,7 +161,7 @@ def audit_router(settings: Settings, engine: Engine) -> APIRouter:
         """Store the request body as an evidence document; return its sha256.
 
         Any organisation's API key may add evidence; the document is named by its
-        hash, so nobody can overwrite another's.
+        hash, so no upload can replace another document.
         """
         content = await _read_limited_body(request)
         digest = add_evidence(settings.data_dir, content)

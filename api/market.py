@@ -208,7 +208,7 @@ def listing_json(view: ListingView) -> dict[str, Any]:
     """Return a listing as JSON, quantities as decimal text in the lot's unit.
 
     While the lot is not in the mirror, ``unit`` and ``quantity_available`` are null
-    and ``note`` says why.
+    and ``note`` gives the reason.
     """
     return {
         "id": view.id,

@@ -78,7 +78,7 @@ def _grams(text: str, what: str) -> int:
 def _check_held(
     ledger: Ledger, address: str, holder: str, lot_id: int, amount: int, action: str
 ) -> None:
-    """Raise InvalidInput, in the lot's unit, if ``address`` holds less than ``amount``.
+    """Raise InvalidInput if the balance of ``address`` is below ``amount``.
 
     Checking before sending replaces the registry's revert, which gives raw
     thousandths, with a message in the lot's unit.

@@ -251,7 +251,7 @@ def check_balance(
     reservation_id: int | None = None,
     now: int | None = None,
 ) -> None:
-    """Raise unless ``address`` holds ``amount`` thousandths of the lot, unreserved.
+    """Raise unless the unreserved balance of ``address`` covers ``amount`` thousandths.
 
     Reservations on the listings of the organisation at ``address`` keep their
     quantity, except ``reservation_id``, which the transfer consumes as a sale.

@@ -38,8 +38,8 @@ def label_sheet_svg(
     building_reference: str, lots: Sequence[LotView], public_url: str
 ) -> str:
     """Return the SVG label sheet of ``lots``, in the order given."""
-    # NOTE: a sheet of several pages is one tall SVG, so printing it relies on the
-    # viewer cutting pages every 297 mm; this was checked on screen, not on paper.
+    # NOTE: a sheet of several pages is one tall SVG, so printing relies on the viewer
+    # cutting pages every 297 mm. This was checked on screen, not on paper.
     pages = max(1, -(-len(lots) // LABELS_PER_PAGE))
     height = pages * PAGE_HEIGHT_MM
     top_margin = (PAGE_HEIGHT_MM - ROWS * LABEL_HEIGHT_MM) / 2

@@ -3,7 +3,7 @@
 Three checks, each against the node's state at the checkpoint block:
 
 - every lot's record (``lot(id)``) and the lot count, and every building's record hash;
-- every balance the mirror knows of, and of every address that ever received a lot, in
+- every balance stored in the mirror, and the balance of every address that ever received a lot, in
   ``balanceOfBatch`` calls, so a holding missing from the mirror shows up as well;
 - the registry's logs in each block range, from ``eth_getLogs``: their number against
   the raw events and the rows derived from them, and each log's content against its
@@ -54,7 +54,7 @@ class Difference:
 
 @dataclass
 class VerifyReport:
-    """What ``verify`` compared and every difference it found."""
+    """Counts of what ``verify`` compared, and every difference it found."""
 
     block_number: int
     block_hash: str | None

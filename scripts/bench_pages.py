@@ -1,8 +1,8 @@
 """Measure search and passport latency on a fresh local anvil and SQLite mirror.
 
 Run with ``.venv/bin/python scripts/bench_pages.py [COPIES]``. It imports the sample
-inventory COPIES times (74 lots each, item ids suffixed so that every record is new),
-then prints the median and worst time of a few searches, of the live chain check of
+inventory COPIES times (74 lots each, item ids suffixed so that every record is new).
+It then prints the median and worst time of a few searches, of the live chain check of
 one lot, and of whole passport and search pages rendered in process.
 """
 

@@ -2,9 +2,9 @@
 
 Run with ``.venv/bin/python scripts/follow_latency.py [TRANSFERS] [POLL_SECONDS]``.
 The follower runs as its own process, as users run it. Each custody transfer is sent
-at a random moment; its latency runs from the moment its receipt arrives (anvil mines
-on arrival, so the block is the chain's head then) to the moment its row is readable
-in the SQLite mirror. Prints p50, p95 and the maximum.
+at a random moment. Its latency runs from the arrival of its receipt to the moment its
+row is readable in the SQLite mirror; anvil mines on arrival, so the transfer's block
+is the chain's head then. Prints p50, p95 and the maximum.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def measure(data_dir: Path, transfers: int, poll: float) -> list[float]:
 
 
 def _wait_for_rows(ledger, count: int, deadline: float) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the mirror holds ``count`` transfers (and a checkpoint)."""
+    """Wait until the mirror contains ``count`` transfers and a checkpoint."""
     while time.monotonic() < deadline:
         with ledger.engine.connect() as connection:
             rows = len(connection.scalars(select(Transfer.id)).all())

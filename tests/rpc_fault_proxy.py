@@ -1,8 +1,8 @@
 """A JSON-RPC proxy on 127.0.0.1 that injects faults between the indexer and anvil.
 
-anvil itself never times out, resets connections, answers 5xx or applies a provider's
-log limits, so these faults are scripted here; everything else is the real node's
-answer, forwarded unchanged.
+anvil itself never times out, resets connections, returns 5xx or applies a provider's
+log limits, so these faults are scripted here. Everything else is the real node's
+response, forwarded unchanged.
 """
 
 from __future__ import annotations

@@ -144,7 +144,7 @@ def test_undecodable_logs_are_counted_and_raised(
     register_test_lots(ledger, 3, batch_size=3)
     for step in range(4):
         send_transfer(ledger, 1, 1 + step)
-    # The indexer's ABI says CustodyTransferred has one more field than the deployed
+    # The indexer's ABI declares that CustodyTransferred has one more field than the deployed
     # contract emits, as after a redeployment with a changed event.
     abi = copy.deepcopy(load_artifact()["abi"])
     event = next(item for item in abi if item.get("name") == "CustodyTransferred")
@@ -295,9 +295,7 @@ def test_concurrent_transfers_get_consecutive_nonces(
     assert sorted(moved) == list(range(1, 21))
 
 
-def test_custom_chain_id_signs_for_it_and_refuses_other_database(
-    chain: tuple[Path, str], tmp_path: Path
-) -> None:
+def test_custom_chain_id_respected(chain: tuple[Path, str], tmp_path: Path) -> None:
     data_dir, _ = chain
     shared_url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     ledger = open_test_ledger(data_dir, shared_url)
@@ -399,9 +397,7 @@ def test_node_restarted_under_follow_mode_loses_nothing(
     assert mirror_digest(ledger.engine) == clean_digest(ledger, tmp_path, target)
 
 
-def test_history_is_printed_in_utc_whatever_the_host_zone(
-    chain: tuple[Path, str], tmp_path: Path
-) -> None:
+def test_history_printed_in_utc(chain: tuple[Path, str], tmp_path: Path) -> None:
     data_dir, _ = chain
     database_url = f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
     ledger = open_test_ledger(data_dir, database_url)

@@ -425,7 +425,7 @@ def test_passport_shows_inspection_and_revocation(
     assert "interior-door" in page
     assert "Revoked" in page
     assert "0x" + keccak(text="wrong lot").hex() in page
-    # The test lots have no off-chain record, and the badge says so.
+    # The test lots have no off-chain record, and the badge names it.
     assert "The mirror has no record stored under the hash" in page
 
 

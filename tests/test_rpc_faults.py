@@ -196,7 +196,7 @@ def test_missing_history_is_reported_and_checkpoint_stays(
 ) -> None:
     # anvil 1.7 keeps its whole history in its state file, so a node that lost older
     # blocks (as after loading a dumped state in earlier anvil versions) is played by
-    # the proxy: it answers null for those headers and no logs for those blocks.
+    # the proxy: it returns null for those headers and no logs for those blocks.
     ledger = _filled_chain(chain, database_url)
     head = ledger.w3.eth.block_number
     plan = FaultPlan(missing_blocks=range(1, head - 5))

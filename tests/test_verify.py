@@ -169,11 +169,11 @@ def test_api_verify(chain: tuple[Path, str], tmp_path: Path) -> None:
 
 
 def _uint(database_url: str, value: int) -> object:
-    # Raw SQL sees the column's storage form: zero-padded text in SQLite.
+    # Raw SQL reads the column's storage form: zero-padded text in SQLite.
     return str(value).zfill(78) if database_url.startswith("sqlite") else value
 
 
-def test_split_merge_and_install_keep_mirror_equal_to_chain(
+def test_split_merge_install_verified(
     chain: tuple[Path, str], database_url: str, tmp_path: Path
 ) -> None:
     from ledger.lifecycle import install, merge, split

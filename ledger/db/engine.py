@@ -52,7 +52,7 @@ def migrate(engine: Engine) -> None:
 
     PostgreSQL runs DDL inside the transaction. Python's sqlite3 module commits
     before each DDL statement on its own, so a kill in the middle of a first
-    migration would leave tables without a recorded revision; on SQLite the
+    migration would leave tables without a recorded revision. On SQLite the
     migration therefore runs on a connection where the transaction is begun
     explicitly and covers the DDL too.
     """

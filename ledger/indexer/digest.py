@@ -1,8 +1,8 @@
 """A digest of a mirror's canonical content, to compare two mirrors in one line.
 
 The digest covers what the chain determines: the checkpoint (chain, contract, block and
-its hash), every raw event, every derived row and every holding, each table in a fixed
-order and each row as canonical JSON with integers written as decimal strings. It leaves
+its hash), every raw event, every derived row and every holding. Tables come in a fixed
+order, and each row as canonical JSON with integers written as decimal strings. It leaves
 out what depends on how the mirror was built (surrogate row ids, the recent block
 headers kept for reorganisation checks, off-chain records), so two mirrors of the same
 chain at the same block have the same digest whatever their database, batch sizes or
@@ -51,7 +51,7 @@ def mirror_digest(engine: Engine) -> MirrorDigest:
         checkpoint = read_checkpoint(connection)
         if checkpoint is None:
             raise IndexerError(
-                "The database holds no mirror yet; run 'reclaim index' first."
+                "The database contains no mirror yet; run 'reclaim index' first."
             )
         _feed(
             digest,

@@ -199,8 +199,8 @@ class RpcClient:
             )
         if response.status_code != 200:
             raise ChainError(
-                f"The node at {self.url} answered {names} with HTTP "
-                f"{response.status_code}: {response.text[:200]}"
+                f"The node at {self.url} returned HTTP {response.status_code} for "
+                f"{names}: {response.text[:200]}"
             )
         try:
             body = response.json()

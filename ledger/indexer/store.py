@@ -153,8 +153,8 @@ def roll_back(
 ) -> int:
     """Delete everything above block ``ancestor`` and move the checkpoint back to it.
 
-    Holdings are restored by undoing the ERC-1155 transfer events above the ancestor;
-    every other derived table is append-only, so deleting its rows above the ancestor
+    Holdings are restored by undoing the ERC-1155 transfer events above the ancestor.
+    Every other derived table is append-only, so deleting its rows above the ancestor
     restores it. Returns the number of events removed.
     """
     table = RawEvent.__table__

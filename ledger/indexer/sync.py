@@ -282,9 +282,9 @@ class Indexer:
     ) -> None:
         """Keep indexing new blocks until ``should_stop`` returns True.
 
-        A failed poll (node down past the retry budget, inconsistent responses) is logged
-        and the same blocks are read again at the next poll; the checkpoint does not
-        move past them. Errors that retrying cannot fix are raised.
+        A failed poll (node down past the retry budget, inconsistent responses) is
+        logged, and the same blocks are read again at the next poll because the
+        checkpoint did not move past them. Errors that retrying cannot fix are raised.
         """
         while not should_stop():
             try:
