@@ -3,8 +3,9 @@
 Three checks, each against the node's state at the checkpoint block:
 
 - every lot's record (``lot(id)``) and the lot count, and every building's record hash;
-- every balance stored in the mirror, and the balance of every address that ever received a lot, in
-  ``balanceOfBatch`` calls, so a holding missing from the mirror shows up as well;
+- every balance stored in the mirror, and the balance of every address that ever
+  received a lot, in ``balanceOfBatch`` calls, so a holding missing from the mirror
+  shows up as well;
 - the registry's logs in each block range, from ``eth_getLogs``: their number against
   the raw events and the rows derived from them, and each log's content against its
   raw event and its derived row, field by field (a changed transfer, installation or
