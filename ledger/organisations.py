@@ -68,9 +68,10 @@ ROLE_ALIASES = {
     "yard": "reclamation_dealer",
 }
 
-# Decrypting a keystore of scrypt cost 2**18 took 2.6 s on a 2-core AMD EPYC server
-# (eth-account 0.14), so a long-running service keeps decrypted accounts in memory,
-# keyed by file path, modification time and passphrase hash.
+# Decrypting a keystore of scrypt cost 2**18 took 0.7 s to 2.6 s on a shared 2-core
+# AMD EPYC server (eth-account 0.14, scripts/keystore_timing.py), so a long-running
+# service keeps decrypted accounts in memory, keyed by file path, modification time
+# and passphrase hash.
 _unlocked: dict[tuple[str, int, str], LocalAccount] = {}
 _unlocked_lock = threading.Lock()
 
