@@ -1,9 +1,9 @@
 """The indexer's bulk store on both databases.
 
 ``store_batch`` writes tuples straight through the driver (COPY on PostgreSQL,
-executemany on SQLite). These tests compare what it
-stores with what SQLAlchemy's ``insert(model)`` stores for the same rows, column by
-column as the database holds them, and follow holdings across batches.
+executemany on SQLite). These tests compare what it stores with what SQLAlchemy's
+``insert(model)`` stores for the same rows, column by column as the driver reads
+them, and follow holdings across batches.
 """
 
 from __future__ import annotations
