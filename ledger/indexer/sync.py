@@ -19,9 +19,9 @@ or in half) down to one block, and grows again after successes.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -251,50 +251,51 @@ class Indexer:
         last = checkpoint.last_block
         head = self._head(until)
         inconsistent = 0
-        with ThreadPoolExecutor(1, thread_name_prefix="indexer-read") as reader:
-            ahead: _ReadAhead | None = None
-            try:
-                while last < head:
-                    if ahead is None or ahead.from_block != last + 1:
-                        _discard(ahead)
-                        ahead = _ReadAhead.start(reader, self, last + 1, head)
-                    reading, ahead = ahead, None
-                    try:
-                        read = reading.future.result()
-                        if read.to_block < head:
-                            ahead = _ReadAhead.start(
-                                reader, self, read.to_block + 1, head
-                            )
-                        result = self._store_range(read)
-                    except LogRangeTooLarge as exc:
-                        _discard(ahead)
-                        ahead = None
-                        self._shrink(reading.from_block, reading.to_block, exc)
-                        continue
-                    except InconsistentAnswer as exc:
-                        _discard(ahead)
-                        ahead = None
-                        head = self._head(until)
-                        inconsistent += 1
-                        self.stats.inconsistent_answers += 1
-                        if inconsistent >= INCONSISTENT_ATTEMPTS:
-                            raise
-                        logger.warning("%s Retrying.", exc)
-                        self._sleep(0.2 * inconsistent)
-                        continue
-                    except _ParentMismatch:
-                        _discard(ahead)
-                        ahead = None
-                        last = self._reorganise(self._checkpoint()).last_block
-                        head = self._head(until)
-                        continue
-                    inconsistent = 0
-                    last = read.to_block
-                    self._grow()
-                    if on_batch is not None:
-                        on_batch(result, head)
-            finally:
-                _discard(ahead)
+        ahead: _ReadAhead | None = None
+        try:
+            while last < head:
+                if ahead is None or ahead.from_block != last + 1:
+                    _discard(ahead)
+                    ahead = _ReadAhead(self, last + 1, head)
+                reading, ahead = ahead, None
+                try:
+                    read = reading.result()
+                    if read.to_block < head:
+                        ahead = _ReadAhead(self, read.to_block + 1, head)
+                    result = self._store_range(read)
+                except LogRangeTooLarge as exc:
+                    _discard(ahead)
+                    ahead = None
+                    self._shrink(reading.from_block, reading.to_block, exc)
+                    continue
+                except InconsistentAnswer as exc:
+                    _discard(ahead)
+                    ahead = None
+                    head = self._head(until)
+                    inconsistent += 1
+                    self.stats.inconsistent_answers += 1
+                    if inconsistent >= INCONSISTENT_ATTEMPTS:
+                        raise
+                    logger.warning("%s Retrying.", exc)
+                    self._sleep(0.2 * inconsistent)
+                    continue
+                except _ParentMismatch:
+                    _discard(ahead)
+                    ahead = None
+                    last = self._reorganise(self._checkpoint()).last_block
+                    head = self._head(until)
+                    continue
+                inconsistent = 0
+                last = read.to_block
+                self._grow()
+                if on_batch is not None:
+                    on_batch(result, head)
+        except Exception:
+            # An interrupt (KeyboardInterrupt, SystemExit) does not wait for the
+            # read, because it touches no database and its daemon thread ends with
+            # the process.
+            _discard(ahead)
+            raise
         return last
 
     def follow(
@@ -523,29 +524,45 @@ class _RangeRead:
     started: float
 
 
-@dataclass(frozen=True)
 class _ReadAhead:
-    """A range being read by the worker thread."""
+    """A block range that a daemon thread reads with :meth:`Indexer._read_range`."""
 
-    from_block: int
-    to_block: int
-    future: Future[_RangeRead]
+    def __init__(self, indexer: Indexer, from_block: int, head: int) -> None:
+        self.from_block = from_block
+        self.to_block = min(head, from_block + indexer.range - 1)
+        self._read: _RangeRead | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(indexer, head), name="indexer-read", daemon=True
+        )
+        self._thread.start()
 
-    @classmethod
-    def start(
-        cls, reader: ThreadPoolExecutor, indexer: Indexer, from_block: int, head: int
-    ) -> _ReadAhead:
-        to_block = min(head, from_block + indexer.range - 1)
-        future = reader.submit(indexer._read_range, from_block, to_block, head)
-        return cls(from_block, to_block, future)
+    def _run(self, indexer: Indexer, head: int) -> None:
+        try:
+            self._read = indexer._read_range(self.from_block, self.to_block, head)
+        except BaseException as exc:  # re-raised in the calling thread by result()
+            self._error = exc
+
+    def result(self) -> _RangeRead:
+        """Wait for the read, then return it or raise its exception."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._read is not None
+        return self._read
+
+    def wait(self) -> None:
+        """Wait until the thread has stopped using the node."""
+        self._thread.join()
 
 
 def _discard(ahead: _ReadAhead | None) -> None:
-    """Drop a read whose result is not needed, once it has stopped using the node."""
-    if ahead is None or ahead.future.cancel():
-        return
-    # The read may have failed, and its range is read again if it is needed.
-    wait([ahead.future])
+    """Drop a read whose result is not needed, once it has stopped using the node.
+
+    The read may have failed, and its range is read again if it is needed.
+    """
+    if ahead is not None:
+        ahead.wait()
 
 
 def _hash(header: dict[str, Any]) -> str:
