@@ -82,3 +82,30 @@ def test_short_data_is_rejected() -> None:
         DECODER.decode(log)
     with pytest.raises(UndecodableLog, match="does not decode"):
         DECODER.decode_with_eth_abi(log)
+
+
+@pytest.mark.parametrize("decode", ["decode", "decode_with_eth_abi"])
+def test_short_topic_is_rejected(decode: str) -> None:
+    log = _transfer()
+    log["topics"][1] = log["topics"][1][:-2]
+    with pytest.raises(UndecodableLog, match="does not decode with the ABI"):
+        getattr(DECODER, decode)(log)
+
+
+@pytest.mark.parametrize("decode", ["decode", "decode_with_eth_abi"])
+def test_bool_above_one_is_rejected(decode: str) -> None:
+    # ClaimAudited(uint256 indexed claimId, address indexed auditor, bool approved,
+    #   bytes32 reasonsHash)
+    topic = next(
+        topic
+        for topic, layout in DECODER._events.items()  # noqa: SLF001
+        if layout.name == "ClaimAudited"
+    )
+    log = _log(
+        [topic, "0x" + f"{9:064x}", "0x" + ADDRESS_WORD], [f"{2:064x}", "55" * 32]
+    )
+    with pytest.raises(UndecodableLog, match="does not decode with the ABI"):
+        getattr(DECODER, decode)(log)
+
+    log["data"] = "0x" + f"{1:064x}" + "55" * 32
+    assert getattr(DECODER, decode)(log).args["approved"] is True

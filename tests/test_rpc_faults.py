@@ -238,3 +238,26 @@ def test_follow_retries_a_failed_log_fetch(
 
     assert plan.injected["fail-once"] == 1
     assert mirror_digest(ledger.engine) == clean_digest(ledger, tmp_path, target)
+
+
+def test_failed_read_ahead_keeps_stored_ranges(
+    chain: tuple[Path, str], database_url: str, tmp_path: Path
+) -> None:
+    # Only the two newest blocks are missing, so the ranges before them are read
+    # ahead and stored, and the read of the range that has them fails.
+    ledger = _filled_chain(chain, database_url)
+    head = ledger.w3.eth.block_number
+    start = ledger.deployment.block_number
+    plan = FaultPlan(missing_blocks=range(head - 1, head + 1))
+    with fault_proxy(ledger.url, plan) as url:
+        indexer = new_indexer(ledger, ledger.engine, url=url, log_range=4)
+        with pytest.raises(MissingBlocks, match="history is incomplete"):
+            indexer.run_to_head()
+
+    last_complete = start - 1
+    while last_complete + 4 < head - 1:
+        last_complete += 4
+    checkpoint = _checkpoint(ledger)
+    assert checkpoint.last_block == last_complete
+    assert indexer.stats.batches == (last_complete - start + 1) // 4
+    assert mirror_digest(ledger.engine) == clean_digest(ledger, tmp_path, last_complete)

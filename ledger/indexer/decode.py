@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ class UndecodableLog(IndexerError):
     """A log from the registry's address does not match any event of the ABI."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DecodedEvent:
     """A decoded log with where it came from.
 
@@ -67,14 +67,14 @@ class EventDecoder:
         return self._decode(log, fast=False)
 
     def _decode(self, log: dict[str, Any], fast: bool) -> DecodedEvent:
-        topics = tuple(str(topic).lower() for topic in log["topics"])
-        if not topics or topics[0] not in self._events:
+        topics = tuple([str(topic).lower() for topic in log["topics"]])
+        layout = self._events.get(topics[0]) if topics else None
+        if layout is None:
             raise UndecodableLog(
                 f"The log at {_where(log)} has the unknown signature topic "
                 f"{topics[0] if topics else 'none'}; the indexer's ABI does not match "
                 "the deployed contract."
             )
-        layout = self._events[topics[0]]
         if len(topics) != len(layout.indexed) + 1:
             raise UndecodableLog(
                 f"The {layout.name} log at {_where(log)} has {len(topics) - 1} indexed "
@@ -82,8 +82,8 @@ class EventDecoder:
             )
         data = str(log["data"]).lower()
         try:
-            if fast and layout.static_data:
-                args = _decode_words(layout, topics, data)
+            if fast and layout.word_fields is not None:
+                args = _decode_words(layout, layout.word_fields, topics, data)
             else:
                 args = _decode_eth_abi(layout, topics, data)
         except (DecodingError, ValueError) as exc:
@@ -91,18 +91,25 @@ class EventDecoder:
                 f"The {layout.name} log at {_where(log)} does not decode with the "
                 f"ABI: {exc}"
             ) from exc
+        address = log.get("address")
         return DecodedEvent(
-            name=layout.name,
-            args=args,
-            block_number=int(log["blockNumber"], 16),
-            block_hash=str(log["blockHash"]).lower(),
-            transaction_hash=str(log["transactionHash"]).lower(),
-            log_index=int(log["logIndex"], 16),
-            topics=topics,
-            data=data,
-            address=str(log["address"]).lower() if log.get("address") else None,
-            removed=bool(log.get("removed", False)),
+            layout.name,
+            args,
+            int(log["blockNumber"], 16),
+            str(log["blockHash"]).lower(),
+            str(log["transactionHash"]).lower(),
+            int(log["logIndex"], 16),
+            topics,
+            data,
+            str(address).lower() if address else None,
+            bool(log.get("removed", False)),
         )
+
+
+# A field that one 32-byte word encodes: name, topic index (None for a data field),
+# offset of the word's first hex digit in the data, and the function that turns the
+# word's 64 hex digits into the value.
+_WordField = tuple[str, int | None, int, Callable[[str], Any]]
 
 
 @dataclass(frozen=True)
@@ -112,8 +119,9 @@ class _EventLayout:
     name: str
     indexed: tuple[tuple[str, str], ...]
     plain: tuple[tuple[str, str], ...]
-    # True when every field fits one 32-byte word, so slicing can decode it.
-    static_data: bool
+    # Indexed fields, then data fields, when every field fits one 32-byte word so
+    # that slicing can decode them. None when a field has another type.
+    word_fields: tuple[_WordField, ...] | None
 
     @classmethod
     def of(cls, event: dict[str, Any]) -> _EventLayout:
@@ -127,8 +135,16 @@ class _EventLayout:
             for field in event["inputs"]
             if not field["indexed"]
         )
-        static = all(_is_word(abi_type) for _, abi_type in indexed + plain)
-        return cls(event["name"], indexed, plain, static)
+        word_fields: tuple[_WordField, ...] | None = None
+        if all(_is_word(abi_type) for _, abi_type in indexed + plain):
+            word_fields = tuple(
+                (name, index + 1, 0, _word_decoder(abi_type))
+                for index, (name, abi_type) in enumerate(indexed)
+            ) + tuple(
+                (name, None, 2 + 64 * index, _word_decoder(abi_type))
+                for index, (name, abi_type) in enumerate(plain)
+            )
+        return cls(event["name"], indexed, plain, word_fields)
 
 
 def _is_word(abi_type: str) -> bool:
@@ -138,39 +154,63 @@ def _is_word(abi_type: str) -> bool:
 
 
 def _decode_words(
-    layout: _EventLayout, topics: tuple[str, ...], data: str
+    layout: _EventLayout,
+    fields: tuple[_WordField, ...],
+    topics: tuple[str, ...],
+    data: str,
 ) -> dict[str, Any]:
     if len(data) != 2 + 64 * len(layout.plain):
         raise ValueError(
             f"the data has {(len(data) - 2) // 2} bytes, not {32 * len(layout.plain)}"
         )
     args: dict[str, Any] = {}
-    for (name, abi_type), topic in zip(layout.indexed, topics[1:], strict=True):
-        args[name] = _word(topic[2:], abi_type)
-    for index, (name, abi_type) in enumerate(layout.plain):
-        args[name] = _word(data[2 + 64 * index : 66 + 64 * index], abi_type)
+    for name, topic_index, start, decode_word in fields:
+        if topic_index is None:
+            args[name] = decode_word(data[start : start + 64])
+        else:
+            topic = topics[topic_index]
+            if len(topic) != 66:
+                raise ValueError(f"a word has {len(topic) - 2} hex digits, not 64")
+            args[name] = decode_word(topic[2:])
     return args
 
 
-def _word(word: str, abi_type: str) -> Any:
-    """Decode one 32-byte word given as 64 hex digits, as eth-abi's strict mode does."""
-    if len(word) != 64:
-        raise ValueError(f"a word has {len(word)} hex digits, not 64")
+# Decoders of one 32-byte word given as 64 hex digits, with eth-abi's strict checks.
+
+
+def _word_decoder(abi_type: str) -> Callable[[str], Any]:
     if abi_type == "bytes32":
-        return "0x" + word
-    value = int(word, 16)
+        return _bytes32_word
     if abi_type == "address":
-        if value >> 160:
-            raise ValueError(f"0x{word} has non-zero padding for an address")
-        return "0x" + word[24:]
+        return _address_word
     if abi_type == "bool":
-        if value > 1:
-            raise ValueError(f"0x{word} is not a bool")
-        return bool(value)
+        return _bool_word
     bits = int(abi_type[4:])
-    if value >> bits:
-        raise ValueError(f"{value} does not fit {abi_type}")
-    return value
+
+    def uint_word(word: str) -> int:
+        value = int(word, 16)
+        if value >> bits:
+            raise ValueError(f"{value} does not fit {abi_type}")
+        return value
+
+    return uint_word
+
+
+def _bytes32_word(word: str) -> str:
+    return "0x" + word
+
+
+def _address_word(word: str) -> str:
+    if int(word, 16) >> 160:
+        raise ValueError(f"0x{word} has non-zero padding for an address")
+    return "0x" + word[24:]
+
+
+def _bool_word(word: str) -> bool:
+    value = int(word, 16)
+    if value > 1:
+        raise ValueError(f"0x{word} is not a bool")
+    return bool(value)
 
 
 def _decode_eth_abi(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from ledger.db.models import (
     Block,
@@ -35,10 +35,34 @@ from ledger.db.models import (
     Transfer,
 )
 from ledger.errors import IndexerError
+from ledger.indexer.bulk import insert_rows
 from ledger.indexer.decode import DecodedEvent, EventDecoder
 
 ZERO_ADDRESS = "0x" + "00" * 20
 SYNC_STATE_ID = 1
+ERC1155_TRANSFERS = frozenset({"TransferSingle", "TransferBatch"})
+# (lot id, holder) pairs looked up per query: two parameters each, under the limit
+# of 999 parameters per statement of SQLite before 3.32.
+KEYS_PER_QUERY = 400
+
+BLOCK_COLUMNS = ("number", "hash", "parent_hash", "timestamp")
+RAW_EVENT_COLUMNS = (
+    "block_number",
+    "block_hash",
+    "transaction_hash",
+    "log_index",
+    "event_name",
+    "topics",
+    "data",
+)
+ORIGIN_COLUMNS = (
+    "block_number",
+    "block_hash",
+    "transaction_hash",
+    "log_index",
+    "timestamp",
+)
+HOLDING_COLUMNS = ("lot_id", "holder", "balance")
 
 
 @dataclass(frozen=True)
@@ -200,16 +224,15 @@ def roll_back(
 
 def _store_blocks(connection: Connection, headers: dict[int, dict[str, Any]]) -> None:
     rows = [
-        {
-            "number": number,
-            "hash": str(header["hash"]).lower(),
-            "parent_hash": str(header["parentHash"]).lower(),
-            "timestamp": int(header["timestamp"], 16),
-        }
+        (
+            number,
+            str(header["hash"]).lower(),
+            str(header["parentHash"]).lower(),
+            int(header["timestamp"], 16),
+        )
         for number, header in sorted(headers.items())
     ]
-    if rows:
-        connection.execute(insert(Block), rows)
+    insert_rows(connection, Block.__table__, BLOCK_COLUMNS, rows)  # type: ignore[arg-type]
 
 
 def _prune_blocks(connection: Connection, below: int) -> None:
@@ -221,19 +244,18 @@ def _prune_blocks(connection: Connection, below: int) -> None:
 
 def _store_raw_events(connection: Connection, events: Sequence[DecodedEvent]) -> None:
     rows = [
-        {
-            "block_number": event.block_number,
-            "block_hash": event.block_hash,
-            "transaction_hash": event.transaction_hash,
-            "log_index": event.log_index,
-            "event_name": event.name,
-            "topics": json.dumps(list(event.topics)),
-            "data": event.data,
-        }
+        (
+            event.block_number,
+            event.block_hash,
+            event.transaction_hash,
+            event.log_index,
+            event.name,
+            json.dumps(list(event.topics)),
+            event.data,
+        )
         for event in events
     ]
-    if rows:
-        connection.execute(insert(RawEvent), rows)
+    insert_rows(connection, RawEvent.__table__, RAW_EVENT_COLUMNS, rows)  # type: ignore[arg-type]
 
 
 def _building_row(args: dict[str, Any]) -> dict[str, Any]:
@@ -390,21 +412,39 @@ def _store_derived_rows(
     events: Sequence[DecodedEvent],
     headers: dict[int, dict[str, Any]],
 ) -> None:
-    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    columns: dict[str, tuple[str, ...]] = {}
     balance_changes: dict[tuple[int, str], int] = defaultdict(int)
+    timestamps = {
+        number: int(header["timestamp"], 16) for number, header in headers.items()
+    }
 
     for event in events:
-        args = event.args
-        if event.name in ROW_EVENTS:
-            _, build_row = ROW_EVENTS[event.name]
-            rows[event.name].append({**build_row(args), **row_origin(event, headers)})
-        for lot_id, value in _moved(event):
-            _add_move(balance_changes, args["from"], args["to"], lot_id, value)
+        name = event.name
+        if name in ROW_EVENTS:
+            # Each row builder returns a dict literal, so its keys keep one order.
+            row = ROW_EVENTS[name][1](event.args)
+            if name not in columns:
+                columns[name] = (*row, *ORIGIN_COLUMNS)
+            rows[name].append(
+                (
+                    *row.values(),
+                    event.block_number,
+                    event.block_hash,
+                    event.transaction_hash,
+                    event.log_index,
+                    timestamps[event.block_number],
+                )
+            )
+        elif name in ERC1155_TRANSFERS:
+            args = event.args
+            for lot_id, value in _moved(event):
+                _add_move(balance_changes, args["from"], args["to"], lot_id, value)
 
     # Insert in the order of ROW_EVENTS so that rows referencing others come later.
     for name, (model, _) in ROW_EVENTS.items():
         if rows[name]:
-            connection.execute(insert(model), rows[name])
+            insert_rows(connection, model.__table__, columns[name], rows[name])
     _apply_balance_changes(connection, balance_changes)
 
 
@@ -446,37 +486,59 @@ def _add_move(
 def _apply_balance_changes(
     connection: Connection, changes: dict[tuple[int, str], int]
 ) -> None:
-    for (lot_id, holder), change in sorted(changes.items()):
-        if change == 0:
-            continue
-        current = connection.execute(
-            select(Holding.balance).where(
-                Holding.lot_id == lot_id, Holding.holder == holder
-            )
-        ).scalar_one_or_none()
-        balance = (current or 0) + change
+    pending = sorted((key, change) for key, change in changes.items() if change != 0)
+    if not pending:
+        return
+    current = _current_balances(connection, [key for key, _ in pending])
+    inserts: list[tuple[int, str, int]] = []
+    updates: list[dict[str, Any]] = []
+    deletes: list[dict[str, Any]] = []
+    for (lot_id, holder), change in pending:
+        before = current.get((lot_id, holder))
+        balance = (before or 0) + change
         if balance < 0:
             raise IndexerError(
                 f"The events give holder {holder} a negative balance {balance} of lot "
                 f"{lot_id}; the mirror is missing earlier events. Rebuild it with "
                 "'reclaim index --reset'."
             )
-        if current is None:
-            connection.execute(
-                insert(Holding).values(lot_id=lot_id, holder=holder, balance=balance)
-            )
+        key = {"key_lot_id": lot_id, "key_holder": holder}
+        if before is None:
+            inserts.append((lot_id, holder, balance))
         elif balance == 0:
-            connection.execute(
-                Holding.__table__.delete().where(
-                    Holding.lot_id == lot_id, Holding.holder == holder
-                )
-            )
+            deletes.append(key)
         else:
-            connection.execute(
-                update(Holding)
-                .where(Holding.lot_id == lot_id, Holding.holder == holder)
-                .values(balance=balance)
-            )
+            updates.append({**key, "new_balance": balance})
+
+    table = Holding.__table__
+    matches_key = (
+        table.c.lot_id == bindparam("key_lot_id"),
+        table.c.holder == bindparam("key_holder"),
+    )
+    if deletes:
+        connection.execute(delete(table).where(*matches_key), deletes)
+    if updates:
+        connection.execute(
+            update(table).where(*matches_key).values(balance=bindparam("new_balance")),
+            updates,
+        )
+    insert_rows(connection, table, HOLDING_COLUMNS, inserts)  # type: ignore[arg-type]
+
+
+def _current_balances(
+    connection: Connection, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    """Return the stored balances of the (lot id, holder) pairs that have a row."""
+    table = Holding.__table__
+    balances: dict[tuple[int, str], int] = {}
+    for first in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = keys[first : first + KEYS_PER_QUERY]
+        query = select(table.c.lot_id, table.c.holder, table.c.balance).where(
+            tuple_(table.c.lot_id, table.c.holder).in_(chunk)
+        )
+        for lot_id, holder, balance in connection.execute(query):
+            balances[(lot_id, holder)] = balance
+    return balances
 
 
 def ascii_text(value: str) -> str | None:

@@ -19,6 +19,7 @@ or in half) down to one block, and grows again after successes.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -241,37 +242,60 @@ class Indexer:
     ) -> int:
         """Index up to the current head (or ``until``) and return the last indexed block.
 
-        ``on_batch`` receives each stored batch and the target block number.
+        ``on_batch`` receives each stored batch and the target block number. While a
+        range is stored, a worker thread reads the next one from the node. Only that
+        thread calls the node until its read is taken or discarded, and only the
+        calling thread writes to the database.
         """
         checkpoint = self.prepare()
         last = checkpoint.last_block
         head = self._head(until)
         inconsistent = 0
-        while last < head:
-            to_block = min(head, last + self.range)
-            try:
-                result = self.index_range(last + 1, to_block, head)
-            except LogRangeTooLarge as exc:
-                self._shrink(last + 1, to_block, exc)
-                continue
-            except InconsistentAnswer as exc:
-                head = self._head(until)
-                inconsistent += 1
-                self.stats.inconsistent_answers += 1
-                if inconsistent >= INCONSISTENT_ATTEMPTS:
-                    raise
-                logger.warning("%s Retrying.", exc)
-                self._sleep(0.2 * inconsistent)
-                continue
-            except _ParentMismatch:
-                last = self._reorganise(self._checkpoint()).last_block
-                head = self._head(until)
-                continue
-            inconsistent = 0
-            last = to_block
-            self._grow()
-            if on_batch is not None:
-                on_batch(result, head)
+        ahead: _ReadAhead | None = None
+        try:
+            while last < head:
+                if ahead is None or ahead.from_block != last + 1:
+                    _discard(ahead)
+                    ahead = _ReadAhead(self, last + 1, head)
+                reading, ahead = ahead, None
+                try:
+                    read = reading.result()
+                    if read.to_block < head:
+                        ahead = _ReadAhead(self, read.to_block + 1, head)
+                    result = self._store_range(read)
+                except LogRangeTooLarge as exc:
+                    _discard(ahead)
+                    ahead = None
+                    self._shrink(reading.from_block, reading.to_block, exc)
+                    continue
+                except InconsistentAnswer as exc:
+                    _discard(ahead)
+                    ahead = None
+                    head = self._head(until)
+                    inconsistent += 1
+                    self.stats.inconsistent_answers += 1
+                    if inconsistent >= INCONSISTENT_ATTEMPTS:
+                        raise
+                    logger.warning("%s Retrying.", exc)
+                    self._sleep(0.2 * inconsistent)
+                    continue
+                except _ParentMismatch:
+                    _discard(ahead)
+                    ahead = None
+                    last = self._reorganise(self._checkpoint()).last_block
+                    head = self._head(until)
+                    continue
+                inconsistent = 0
+                last = read.to_block
+                self._grow()
+                if on_batch is not None:
+                    on_batch(result, head)
+        except Exception:
+            # An interrupt (KeyboardInterrupt, SystemExit) does not wait for the
+            # read, because it touches no database and its daemon thread ends with
+            # the process.
+            _discard(ahead)
+            raise
         return last
 
     def follow(
@@ -303,13 +327,19 @@ class Indexer:
         ``head`` is the chain's head as last read; blocks within the finality depth
         of it keep their hashes in the mirror for reorganisation checks.
         """
-        started = time.perf_counter()
         checkpoint = self._checkpoint()
         if from_block != checkpoint.last_block + 1:
             raise IndexerError(
                 f"Block range {from_block}-{to_block} does not follow the checkpoint "
                 f"at block {checkpoint.last_block}."
             )
+        return self._store_range(self._read_range(from_block, to_block, head))
+
+    def _read_range(
+        self, from_block: int, to_block: int, head: int | None
+    ) -> _RangeRead:
+        """Read and check the logs and headers of a range, without the database."""
+        started = time.perf_counter()
         (before,) = self.rpc.headers_or_none([to_block])
         if before is None:
             if to_block <= self.rpc.block_number():
@@ -335,34 +365,48 @@ class Indexer:
             )
         _check_links(headers)
         _check_logs(events, headers, self.target.address, from_block, to_block)
+        return _RangeRead(from_block, to_block, head, events, headers, started)
+
+    def _store_range(self, read: _RangeRead) -> BatchResult:
+        """Store a range read by :meth:`_read_range` if it extends the checkpoint."""
+        checkpoint = self._checkpoint()
+        if read.from_block != checkpoint.last_block + 1:
+            raise IndexerError(
+                f"Block range {read.from_block}-{read.to_block} does not follow the "
+                f"checkpoint at block {checkpoint.last_block}: another indexer writes "
+                "to this database. Run one indexer per database."
+            )
         if (
             checkpoint.last_block_hash is not None
-            and _parent(headers[from_block]) != checkpoint.last_block_hash
+            and _parent(read.headers[read.from_block]) != checkpoint.last_block_hash
         ):
             raise _ParentMismatch()
 
         with self.engine.begin() as connection:
             store_batch(
                 connection,
-                events,
-                headers,
-                to_block,
-                _hash(headers[to_block]),
-                expected_last_block=checkpoint.last_block,
-                prune_below=head - self.finality_depth,
+                read.events,
+                read.headers,
+                read.to_block,
+                _hash(read.headers[read.to_block]),
+                expected_last_block=read.from_block - 1,
+                prune_below=read.head - self.finality_depth,
             )
 
         result = BatchResult(
-            from_block, to_block, len(events), time.perf_counter() - started
+            read.from_block,
+            read.to_block,
+            len(read.events),
+            time.perf_counter() - read.started,
         )
         self.stats.batches += 1
-        self.stats.events += len(events)
+        self.stats.events += len(read.events)
         logger.info(
             "Indexed chain %d blocks %d-%d: %d events in %.3f s",
             self.chain_id,
-            from_block,
-            to_block,
-            len(events),
+            read.from_block,
+            read.to_block,
+            len(read.events),
             result.seconds,
         )
         return result
@@ -385,9 +429,12 @@ class Indexer:
     ) -> list[DecodedEvent]:
         events: list[DecodedEvent] = []
         failures: list[UndecodableLog] = []
-        for log in logs:
+        # Pop the logs as they are decoded, so that a batch does not hold every log
+        # and every event at once. The sort below restores the chain order.
+        logs.reverse()
+        while logs:
             try:
-                events.append(self.decoder.decode(log))
+                events.append(self.decoder.decode(logs.pop()))
             except UndecodableLog as exc:
                 failures.append(exc)
         if failures:
@@ -463,6 +510,59 @@ class Indexer:
 
 class _ParentMismatch(Exception):
     """The first block of a range does not extend the stored checkpoint block."""
+
+
+@dataclass(frozen=True)
+class _RangeRead:
+    """The checked events and headers of a block range, ready to store."""
+
+    from_block: int
+    to_block: int
+    head: int
+    events: list[DecodedEvent]
+    headers: dict[int, dict[str, Any]]
+    started: float
+
+
+class _ReadAhead:
+    """A block range that a daemon thread reads with :meth:`Indexer._read_range`."""
+
+    def __init__(self, indexer: Indexer, from_block: int, head: int) -> None:
+        self.from_block = from_block
+        self.to_block = min(head, from_block + indexer.range - 1)
+        self._read: _RangeRead | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(indexer, head), name="indexer-read", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, indexer: Indexer, head: int) -> None:
+        try:
+            self._read = indexer._read_range(self.from_block, self.to_block, head)
+        except BaseException as exc:  # re-raised in the calling thread by result()
+            self._error = exc
+
+    def result(self) -> _RangeRead:
+        """Wait for the read, then return it or raise its exception."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._read is not None
+        return self._read
+
+    def wait(self) -> None:
+        """Wait until the thread has stopped using the node."""
+        self._thread.join()
+
+
+def _discard(ahead: _ReadAhead | None) -> None:
+    """Drop a read whose result is not needed, once it has stopped using the node.
+
+    The read may have failed, and its range is read again if it is needed.
+    """
+    if ahead is not None:
+        ahead.wait()
 
 
 def _hash(header: dict[str, Any]) -> str:
