@@ -19,8 +19,9 @@ from api.passport import HistoryCache, history_body, lot_json
 from ledger.chain.accounts import parse_address
 from ledger.chain.connection import rpc_url
 from ledger.context import open_engine
+from ledger.db.engine import make_engine
 from ledger.db.types import UINT256_MAX
-from ledger.errors import InvalidInput, LedgerError, NotFound
+from ledger.errors import ConfigurationError, InvalidInput, LedgerError, NotFound
 from ledger.indexer.rpc import RpcClient
 from ledger.queries import (
     DEFAULT_PAGE_SIZE,
@@ -32,7 +33,7 @@ from ledger.queries import (
 from ledger.search import DEFAULT_PAGE_SIZE as SEARCH_PAGE_SIZE
 from ledger.search import MAX_PAGE_SIZE as SEARCH_MAX_PAGE_SIZE
 from ledger.search import SearchQuery, search
-from ledger.settings import Settings
+from ledger.settings import Settings, load_settings
 from ledger.verify import verify_mirror
 
 # Text without control characters: PostgreSQL cannot compare text containing NUL.
@@ -84,6 +85,34 @@ def _chain_status(settings: Settings) -> dict[str, Any]:
         return {"head": None, "detail": str(exc)}
     finally:
         node.close()
+
+
+def check_workers(settings: Settings, workers: int) -> None:
+    """Raise ConfigurationError unless ``workers`` processes can serve the mirror.
+
+    Reservations check and write the stock of a listing under a lock of one process.
+    PostgreSQL also locks the listing row, so several workers are safe there, but
+    SQLite ignores that lock and two workers on one file could oversell a listing.
+    """
+    # NOTE: a sale's transfer checks reservations under the lock of its own process,
+    # so on PostgreSQL a reservation that another worker makes at that moment is not
+    # held back, as with the CLI next to the server (see ledger.deliveries).
+    if workers == 1:
+        return
+    # make_engine raises ConfigurationError for an invalid URL; it does not connect.
+    backend = make_engine(settings.resolved_database_url).dialect.name
+    if backend != "postgresql":
+        raise ConfigurationError(
+            f"--workers {workers} needs a PostgreSQL mirror, but the mirror is "
+            f"{backend}: reservations are checked under a lock of one process, so "
+            "several processes on one SQLite file could oversell a listing. Use "
+            "--workers 1, or set RECLAIM_DATABASE_URL to a PostgreSQL database."
+        )
+
+
+def create_app_from_environment() -> FastAPI:
+    """Build the application from RECLAIM_* variables and .env, as a worker does."""
+    return create_app(load_settings())
 
 
 def create_app(settings: Settings) -> FastAPI:
