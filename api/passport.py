@@ -17,9 +17,8 @@ from ledger.queries import (
     CustodyStep,
     LotHistory,
     LotView,
-    any_record_present,
-    read_checkpoint_key,
-    read_lot_history,
+    read_checkpoint_and_records,
+    read_lot_history_at,
     read_snapshot,
 )
 
@@ -141,15 +140,14 @@ class HistoryCache:
         self._size = 0
         self._lock = threading.Lock()
 
-    def get(self, checkpoint: tuple[Any, ...], lot_id: int) -> CachedHistory | None:
-        """Return the history of ``lot_id`` read at ``checkpoint``, or None."""
+    def get(self, lot_id: int) -> tuple[tuple[Any, ...], CachedHistory] | None:
+        """Return the checkpoint and the history of ``lot_id`` read at it, or None."""
         with self._lock:
-            if checkpoint != self._checkpoint:
-                return None
             cached = self._bodies.get(lot_id)
-            if cached is not None:
-                self._bodies.move_to_end(lot_id)
-            return cached
+            if cached is None or self._checkpoint is None:
+                return None
+            self._bodies.move_to_end(lot_id)
+            return self._checkpoint, cached
 
     def put(
         self, checkpoint: tuple[Any, ...], lot_id: int, cached: CachedHistory
@@ -178,21 +176,26 @@ class HistoryCache:
 def history_body(engine: Engine, cache: HistoryCache, lot_id: int) -> bytes:
     """Return the JSON body of a lot's history, from ``cache`` when it is current.
 
-    A cache hit costs one query, of the checkpoint, and a second one when the body
-    lacked a record. Raises NotFound for a lot that is not in the mirror.
+    A cache hit costs one statement, which reads the checkpoint and whether a record
+    that the body lacked has been added since. Raises NotFound for a lot that is not
+    in the mirror.
     """
-    with engine.connect() as connection:
-        checkpoint = read_checkpoint_key(connection)
-        cached = cache.get(checkpoint, lot_id) if checkpoint is not None else None
-        if cached is not None and not (
-            cached.missing_records
-            and any_record_present(connection, cached.missing_records)
-        ):
+    found = cache.get(lot_id)
+    if found is not None:
+        cached_at, cached = found
+        # Autocommit on PostgreSQL: a single statement needs no BEGIN and ROLLBACK.
+        options = {"isolation_level": "AUTOCOMMIT"}
+        if engine.dialect.name != "postgresql":
+            options = {}
+        with engine.connect().execution_options(**options) as connection:
+            checkpoint, record_added = read_checkpoint_and_records(
+                connection, cached.missing_records
+            )
+        if checkpoint == cached_at and not record_added:
             return cached.body
 
     with read_snapshot(engine) as connection:
-        checkpoint = read_checkpoint_key(connection)
-        history = read_lot_history(connection, lot_id)
+        checkpoint, history = read_lot_history_at(connection, lot_id)
     body = render_json(history_json(history))
     if checkpoint is not None:
         cache.put(checkpoint, lot_id, CachedHistory(body, _missing_records(history)))

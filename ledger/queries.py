@@ -15,10 +15,12 @@ from sqlalchemy import (
     Engine,
     bindparam,
     cast,
+    exists,
     func,
     literal,
     null,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -111,13 +113,20 @@ _INSTALLATION = "installation"
 _DISPOSAL = "disposal"
 _DERIVATION = "derivation"
 
-_CHECKPOINT = select(
+_CHECKPOINT_COLUMNS = (
     SyncState.chain_id,
     SyncState.genesis_hash,
     SyncState.contract_address,
     SyncState.start_block,
     SyncState.last_block,
     SyncState.last_block_hash,
+)
+_CHECKPOINT = select(*_CHECKPOINT_COLUMNS)
+_CHECKPOINT_AND_RECORDS = select(
+    *_CHECKPOINT_COLUMNS,
+    exists()
+    .where(Record.record_hash.in_(bindparam("record_hashes", expanding=True)))
+    .label("record_present"),
 )
 
 
@@ -144,6 +153,7 @@ def _lot_with_holders() -> Any:
             building_record.c.body.label("building_record_body"),
             Holding.holder,
             Holding.balance,
+            *_CHECKPOINT_COLUMNS,
         )
         .outerjoin(Building, Building.building_id == Lot.building_id)
         .outerjoin(lot_record, lot_record.c.record_hash == Lot.record_hash)
@@ -151,6 +161,7 @@ def _lot_with_holders() -> Any:
             building_record, building_record.c.record_hash == Building.record_hash
         )
         .outerjoin(Holding, Holding.lot_id == Lot.lot_id)
+        .outerjoin(SyncState, true())
         .where(Lot.lot_id == bindparam("lot_id", type_=Uint256))
         .order_by(Holding.holder)
     )
@@ -245,11 +256,6 @@ def _lot_steps() -> Any:
     )
 
 
-_ANY_RECORD = (
-    select(Record.record_hash)
-    .where(Record.record_hash.in_(bindparam("record_hashes", expanding=True)))
-    .limit(1)
-)
 _LOT_WITH_HOLDERS = _lot_with_holders()
 _LOT_STEPS = _lot_steps()
 
@@ -294,22 +300,45 @@ def read_checkpoint_key(connection: Connection) -> tuple[Any, ...] | None:
     the same key see the same chain-derived rows. The key is None while the mirror
     has no checkpoint or no block hash, because then it names no content.
     """
-    row = connection.execute(_CHECKPOINT).first()
+    return _checkpoint_key(connection.execute(_CHECKPOINT).first())
+
+
+def read_checkpoint_and_records(
+    connection: Connection, record_hashes: Sequence[str]
+) -> tuple[tuple[Any, ...] | None, bool]:
+    """Return the checkpoint key and whether any of ``record_hashes`` is stored.
+
+    One statement reads both, so they describe the same committed state.
+    """
+    if not record_hashes:
+        return read_checkpoint_key(connection), False
+    row = connection.execute(
+        _CHECKPOINT_AND_RECORDS, {"record_hashes": list(record_hashes)}
+    ).first()
+    return _checkpoint_key(row), bool(row is not None and row.record_present)
+
+
+def _checkpoint_key(row: Any) -> tuple[Any, ...] | None:
     if row is None or row.last_block_hash is None:
         return None
-    return tuple(row)
-
-
-def any_record_present(connection: Connection, record_hashes: Sequence[str]) -> bool:
-    """Return whether the mirror stores a record under any of ``record_hashes``."""
-    found = connection.execute(_ANY_RECORD, {"record_hashes": list(record_hashes)})
-    return found.first() is not None
+    return tuple(getattr(row, column.key) for column in _CHECKPOINT_COLUMNS)
 
 
 def read_lot_history(connection: Connection, lot_id: int) -> LotHistory:
     """Return a lot's history read with two statements on ``connection``.
 
     Raises NotFound when the mirror has no lot ``lot_id``.
+    """
+    return read_lot_history_at(connection, lot_id)[1]
+
+
+def read_lot_history_at(
+    connection: Connection, lot_id: int
+) -> tuple[tuple[Any, ...] | None, LotHistory]:
+    """Return the checkpoint key (see :func:`read_checkpoint_key`) and a history.
+
+    Run it in :func:`read_snapshot`, so that both statements read the state that
+    the key names. Raises NotFound when the mirror has no lot ``lot_id``.
     """
     rows = connection.execute(_LOT_WITH_HOLDERS, {"lot_id": lot_id}).all()
     if not rows:
@@ -367,12 +396,13 @@ def read_lot_history(connection: Connection, lot_id: int) -> LotHistory:
     # Every row comes from its own log, so (block, log index) orders them fully,
     # except the two steps of one derivation, which keep their order.
     steps.sort(key=lambda step: (step.block_number, step.log_index))
-    return LotHistory(
+    history = LotHistory(
         lot=lot,
         building_record=building_record,
         steps=steps,
         building_record_hash=first.building_record_hash,
     )
+    return _checkpoint_key(first), history
 
 
 def search_lots(

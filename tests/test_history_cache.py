@@ -116,28 +116,27 @@ def test_history_of_lot_without_building(tmp_path: Path) -> None:
     assert len(history["steps"]) == 3
 
 
-def test_history_cache_checks_checkpoint() -> None:
+def test_history_cache_keeps_one_checkpoint() -> None:
     cache = HistoryCache(max_bytes=10)
     old = (31337, "0xgenesis", "0xcontract", 1, 7, "0xblock7")
     new = (31337, "0xgenesis", "0xcontract", 1, 8, "0xblock8")
     cache.put(old, 1, CachedHistory(b"one", ()))
-    assert cache.get(old, 1) == CachedHistory(b"one", ())
-    assert cache.get(new, 1) is None
+    assert cache.get(1) == (old, CachedHistory(b"one", ()))
 
-    # A body of a newer checkpoint drops the bodies of the older one.
+    # A body of another checkpoint drops the bodies of the older one.
     cache.put(new, 2, CachedHistory(b"two", ()))
-    assert cache.get(old, 1) is None
-    assert cache.get(new, 2) == CachedHistory(b"two", ())
+    assert cache.get(1) is None
+    assert cache.get(2) == (new, CachedHistory(b"two", ()))
 
     # Past max_bytes, the least recently used body goes first.
     cache.put(new, 3, CachedHistory(b"three", ()))
-    cache.get(new, 2)
+    cache.get(2)
     cache.put(new, 4, CachedHistory(b"four", ()))
-    assert cache.get(new, 3) is None
-    assert cache.get(new, 2) is not None
-    assert cache.get(new, 4) is not None
+    assert cache.get(3) is None
+    assert cache.get(2) is not None
+    assert cache.get(4) is not None
     cache.put(new, 5, CachedHistory(b"longer than ten bytes", ()))
-    assert cache.get(new, 5) is None
+    assert cache.get(5) is None
 
 
 def test_serve_workers_rejected_on_sqlite(tmp_path: Path) -> None:
