@@ -22,13 +22,13 @@ from ledger.queries import (
     read_snapshot,
 )
 
-# Bodies of all cached histories in one process, in bytes of JSON.
+# Maximum size of the history bodies that one process caches, in bytes of JSON.
 DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
 
 
 @lru_cache(maxsize=65_536)
 def checksum_address(address: str) -> str:
-    """Return the EIP-55 form of ``address``; cached, since keccak costs about 10 µs."""
+    """Return the EIP-55 form of ``address``, cached because each call hashes it."""
     return str(Web3.to_checksum_address(address))
 
 
@@ -120,17 +120,19 @@ class CachedHistory:
 class HistoryCache:
     """History bodies of this process, all read at one checkpoint of the mirror.
 
-    A body is returned only for the checkpoint it was read at, and the bodies of an
-    older checkpoint are dropped when one of a newer checkpoint is stored. This never
-    serves a stale history, for three reasons. The indexer changes every row of a
-    history (lot, building, holders, transfers, installations, disposals, splits and
-    merges) in the same transaction as the checkpoint, including when it rolls back a
-    reorganisation. A body is read in one snapshot with the checkpoint that names it.
-    The key holds the block hash and the contract, so a rollback or a new mirror that
-    reaches the same block number does not match. Records are the exception: the
-    importer adds them without moving the checkpoint. So each body keeps the hashes
-    of the records it lacked, and :func:`history_body` uses it only while they are
-    still missing. Records are never changed or deleted once added.
+    Each body is returned with the checkpoint it was read at, and storing a body of
+    another checkpoint drops all others. :func:`history_body` sends a body only while
+    the mirror is still at that checkpoint, which never sends a stale history:
+
+    - The indexer changes every row that a history shows (lot, building, holders,
+      transfers, installations, disposals, splits and merges) in the same
+      transaction as the checkpoint, also when it rolls back a reorganisation.
+    - A body is read in one snapshot together with the checkpoint that names it.
+    - The checkpoint key holds the block hash and the contract, so a rollback or a
+      rebuilt mirror that reaches the same block number does not match.
+    - The importer adds records without moving the checkpoint, so each body keeps
+      the hashes of the records it lacked and is used only while they are missing.
+      Records are never changed or deleted once added.
     """
 
     def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:

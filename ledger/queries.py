@@ -196,9 +196,9 @@ def _lot_steps() -> Any:
         "quantities": LotDerivation.quantities.type,
     }
 
-    def columns(source: str, **given: Any) -> list[Any]:
+    def columns(source: str, **values: Any) -> list[Any]:
         return [literal(source).label("source")] + [
-            given.get(name, cast(null(), column_type)).label(name)
+            values.get(name, cast(null(), column_type)).label(name)
             for name, column_type in types.items()
         ]
 
@@ -277,7 +277,7 @@ def read_snapshot(engine: Engine) -> Iterator[Connection]:
 
     PostgreSQL runs them in one REPEATABLE READ transaction. Python's sqlite3 module
     begins a transaction only before a write, so each SELECT would read the newest
-    commit; the explicit BEGIN makes SQLite keep one read snapshot (WAL mode) until
+    commit. The explicit BEGIN makes SQLite keep one read snapshot (WAL mode) until
     the connection goes back to the pool, which rolls the transaction back.
     """
     if engine.dialect.name == "postgresql":
