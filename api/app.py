@@ -2,91 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from web3 import Web3
 
 from api.audit import audit_router
-from api.pages import STATIC_DIR, create_pages_router
 from api.market import (
     OFFSET_MAX,
     create_market_router,
     register_error_handlers,
 )
+from api.pages import STATIC_DIR, create_pages_router
+from api.passport import HistoryCache, history_body, lot_json
 from ledger.chain.accounts import parse_address
 from ledger.chain.connection import rpc_url
 from ledger.context import open_engine
+from ledger.db.engine import make_engine
 from ledger.db.types import UINT256_MAX
-from ledger.errors import InvalidInput, LedgerError, NotFound
+from ledger.errors import ConfigurationError, InvalidInput, LedgerError, NotFound
 from ledger.indexer.rpc import RpcClient
-from ledger.lot_events import LotEventStep
 from ledger.queries import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    CustodyStep,
-    LotView,
     building_inventory,
     indexer_status,
-    lot_history,
     search_lots,
 )
 from ledger.search import DEFAULT_PAGE_SIZE as SEARCH_PAGE_SIZE
 from ledger.search import MAX_PAGE_SIZE as SEARCH_MAX_PAGE_SIZE
 from ledger.search import SearchQuery, search
-from ledger.settings import Settings
+from ledger.settings import Settings, load_settings
 from ledger.verify import verify_mirror
 
 # Text without control characters: PostgreSQL cannot compare text containing NUL.
 PRINTABLE = r"^[^\x00-\x1f]*$"
-
-
-def _lot_json(lot: LotView) -> dict[str, Any]:
-    # uint256 values travel as decimal strings so that JSON clients keep them exact.
-    return {
-        "lot_id": str(lot.lot_id),
-        "building_id": lot.building_id,
-        "building_reference": lot.building_reference,
-        "category": lot.category,
-        "unit": lot.unit,
-        "quantity": str(lot.quantity),
-        "unit_mass_grams": str(lot.unit_mass_grams),
-        "mass_milligrams": str(lot.mass_milligrams),
-        "record_hash": lot.record_hash,
-        "record": lot.record,
-        "first_holder": Web3.to_checksum_address(lot.first_holder),
-        "registered_at": lot.registered_at.isoformat(),
-        "block_number": lot.block_number,
-        "transaction_hash": lot.transaction_hash,
-        "holders": {
-            Web3.to_checksum_address(holder): str(balance)
-            for holder, balance in lot.holders.items()
-        },
-    }
-
-
-def _step_json(step: CustodyStep | LotEventStep) -> dict[str, Any]:
-    # Every step has a "kind"; a transfer keeps the fields it had before other
-    # kinds of step were listed, so older clients read transfers unchanged.
-    if isinstance(step, CustodyStep):
-        return {
-            **asdict(step),
-            "timestamp": step.timestamp.isoformat(),
-            "from_address": Web3.to_checksum_address(step.from_address),
-            "to_address": Web3.to_checksum_address(step.to_address),
-            "quantity": str(step.quantity),
-            "reason": step.reason.label,
-        }
-    return {
-        **asdict(step),
-        "timestamp": step.timestamp.isoformat(),
-        "holder": Web3.to_checksum_address(step.holder),
-        "quantity": str(step.quantity),
-        "related_lot_ids": [str(lot_id) for lot_id in step.related_lot_ids],
-    }
 
 
 _SEARCH_PARAMETERS = [
@@ -136,6 +87,34 @@ def _chain_status(settings: Settings) -> dict[str, Any]:
         node.close()
 
 
+def check_workers(settings: Settings, workers: int) -> None:
+    """Raise ConfigurationError unless ``workers`` processes can serve the mirror.
+
+    Reservations check and write the stock of a listing under a lock of one process.
+    PostgreSQL also locks the listing row, so several workers are safe there, but
+    SQLite ignores that lock and two workers on one file could oversell a listing.
+    """
+    # NOTE: a sale's transfer checks reservations under the lock of its own process,
+    # so on PostgreSQL a reservation that another worker makes at that moment is not
+    # held back, as with the CLI next to the server (see ledger.deliveries).
+    if workers == 1:
+        return
+    # make_engine raises ConfigurationError for an invalid URL; it does not connect.
+    backend = make_engine(settings.resolved_database_url).dialect.name
+    if backend != "postgresql":
+        raise ConfigurationError(
+            f"--workers {workers} needs a PostgreSQL mirror, but the mirror is "
+            f"{backend}: reservations are checked under a lock of one process, so "
+            "several processes on one SQLite file could oversell a listing. Use "
+            "--workers 1, or set RECLAIM_DATABASE_URL to a PostgreSQL database."
+        )
+
+
+def create_app_from_environment() -> FastAPI:
+    """Build the application from RECLAIM_* variables and .env, as a worker does."""
+    return create_app(load_settings())
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the FastAPI application reading the mirror named by ``settings``."""
     engine = open_engine(settings)
@@ -181,8 +160,10 @@ def create_app(settings: Settings) -> FastAPI:
             "chain": _chain_status(settings),
         }
 
-    @app.get("/lots/{lot_id}/history")
-    def history(lot_id: Annotated[int, Path(le=UINT256_MAX)]) -> dict[str, Any]:
+    history_cache = HistoryCache()
+
+    @app.get("/lots/{lot_id}/history", response_model=dict[str, Any])
+    def history(lot_id: Annotated[int, Path(le=UINT256_MAX)]) -> Response:
         """Return a lot's origin and every step in chain order.
 
         Steps are custody transfers, installations, disposals, splits and merges,
@@ -190,12 +171,11 @@ def create_app(settings: Settings) -> FastAPI:
         """
         if lot_id < 1:
             raise HTTPException(422, f"Lot id {lot_id} must be at least 1.")
-        found = lot_history(engine, lot_id)
-        return {
-            "lot": _lot_json(found.lot),
-            "building_record": found.building_record,
-            "steps": [_step_json(step) for step in found.steps],
-        }
+        # The body is encoded here, not by FastAPI, so that cached bodies are sent
+        # as they are; the response model above documents it.
+        return Response(
+            history_body(engine, history_cache, lot_id), media_type="application/json"
+        )
 
     @app.get("/lots")
     def lots(
@@ -210,7 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
         """Lots filtered by category, building and holder, with the total count."""
         address = parse_address(holder).lower() if holder else None
         total, page = search_lots(engine, category, building, address, limit, offset)
-        return {"total": total, "lots": [_lot_json(lot) for lot in page]}
+        return {"total": total, "lots": [lot_json(lot) for lot in page]}
 
     @app.get("/verify")
     def verify() -> dict[str, Any]:
@@ -237,7 +217,7 @@ def create_app(settings: Settings) -> FastAPI:
             "page_size": page.query.page_size,
             "page_count": page.page_count,
             "results": [
-                {**_lot_json(hit.lot), "distance_km": hit.distance_km}
+                {**lot_json(hit.lot), "distance_km": hit.distance_km}
                 for hit in page.hits
             ],
         }
@@ -251,7 +231,7 @@ def create_app(settings: Settings) -> FastAPI:
         return {
             **row,
             "registered_at": row["registered_at"].isoformat(),
-            "lots": [_lot_json(lot) for lot in inventory],
+            "lots": [lot_json(lot) for lot in inventory],
         }
 
     app.include_router(audit_router(settings, engine))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -707,13 +708,37 @@ def labels(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes, each using up to one CPU core; more than 1 needs "
+            "a PostgreSQL mirror.",
+        ),
+    ] = 1,
 ) -> None:
     """Start the web service; the OpenAPI documentation is at /docs."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import check_workers, create_app
 
-    uvicorn.run(create_app(state.settings), host=host, port=port)
+    check_workers(state.settings, workers)
+    if workers == 1:
+        uvicorn.run(create_app(state.settings), host=host, port=port)
+        return
+    # Each worker is a new process that builds the app from the environment, so the
+    # settings given as flags are passed on as RECLAIM_* variables.
+    os.environ["RECLAIM_DATA_DIR"] = str(state.settings.data_dir)
+    os.environ["RECLAIM_DATABASE_URL"] = state.settings.resolved_database_url
+    if state.settings.rpc_url:
+        os.environ["RECLAIM_RPC_URL"] = state.settings.rpc_url
+    uvicorn.run(
+        "api.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+    )
 
 
 # Registers the end-of-life, inspection, claim and audit commands on ``app``.

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from ledger.db.models import Disposal, Installation, LotDerivation
@@ -51,98 +52,111 @@ class LotEventStep:
 
 def lot_event_steps(session: Session, lot_id: int) -> list[LotEventStep]:
     """Return the lot's installations, disposals, splits and merges in chain order."""
-    steps = (
-        _installation_steps(session, lot_id)
-        + _disposal_steps(session, lot_id)
-        + _derivation_steps(session, lot_id)
-    )
+    steps = [
+        installation_step(row)
+        for row in session.scalars(
+            select(Installation).where(Installation.lot_id == lot_id)
+        )
+    ]
+    steps += [
+        disposal_step(row)
+        for row in session.scalars(select(Disposal).where(Disposal.lot_id == lot_id))
+    ]
+    for row in session.scalars(
+        select(LotDerivation).where(derivation_condition(quoted_lot_id(lot_id)))
+    ):
+        steps += derivation_steps(row, lot_id)
     steps.sort(key=lambda step: (step.block_number, step.log_index))
     return steps
+
+
+def quoted_lot_id(lot_id: int) -> str:
+    """Return the lot id as it appears in a derivation's JSON arrays, quoted."""
+    return json.dumps(str(lot_id))
+
+
+def derivation_condition(quoted: Any) -> ColumnElement[bool]:
+    """Return the condition that keeps derivations naming the ``quoted`` lot id.
+
+    The lot ids are stored as JSON arrays of decimal strings such as ["5", "61"], so
+    the quoted id matches whole ids only. :func:`derivation_steps` checks the parsed
+    arrays again.
+    """
+    # NOTE: a substring match cannot use an index, so every passport scans the
+    # lot_derivations table.
+    return LotDerivation.parent_lot_ids.contains(
+        quoted
+    ) | LotDerivation.child_lot_ids.contains(quoted)
 
 
 def _utc(timestamp: int) -> datetime:
     return datetime.fromtimestamp(timestamp, tz=UTC)
 
 
-def _installation_steps(session: Session, lot_id: int) -> list[LotEventStep]:
-    rows = session.scalars(select(Installation).where(Installation.lot_id == lot_id))
-    steps = []
-    for row in rows:
-        destination = row.destination_reference or row.destination_building_id
-        steps.append(
-            LotEventStep(
-                kind=INSTALLED,
-                description=f"installed into {destination}",
-                timestamp=_utc(row.timestamp),
-                holder=row.holder,
-                quantity=row.quantity,
-                related_lot_ids=[],
-                destination_building_id=row.destination_building_id,
-                destination_reference=row.destination_reference,
-                route=None,
-                reference_hash=row.reference_hash,
-                block_number=row.block_number,
-                transaction_hash=row.transaction_hash,
-                log_index=row.log_index,
-            )
-        )
-    return steps
-
-
-def _disposal_steps(session: Session, lot_id: int) -> list[LotEventStep]:
-    rows = session.scalars(select(Disposal).where(Disposal.lot_id == lot_id))
-    steps = []
-    for row in rows:
-        try:
-            route = DisposalRoute(row.route).label
-        except ValueError:
-            # The registry rejects routes it does not know, so this is only a guard
-            # against a mirror written by a newer contract.
-            route = f"route {row.route}"
-        steps.append(
-            LotEventStep(
-                kind=DISPOSED,
-                description=f"disposed of by {route}",
-                timestamp=_utc(row.timestamp),
-                holder=row.holder,
-                quantity=row.quantity,
-                related_lot_ids=[],
-                destination_building_id=None,
-                destination_reference=None,
-                route=route,
-                reference_hash=row.reference_hash,
-                block_number=row.block_number,
-                transaction_hash=row.transaction_hash,
-                log_index=row.log_index,
-            )
-        )
-    return steps
-
-
-def _derivation_steps(session: Session, lot_id: int) -> list[LotEventStep]:
-    # The lot ids are stored as JSON arrays of decimal strings such as ["5", "61"], so
-    # the quoted id matches whole ids only. The parsed arrays are checked again below.
-    quoted = json.dumps(str(lot_id))
-    rows = session.scalars(
-        select(LotDerivation).where(
-            LotDerivation.parent_lot_ids.contains(quoted)
-            | LotDerivation.child_lot_ids.contains(quoted)
-        )
+def installation_step(row: Any) -> LotEventStep:
+    """Return the step of an installation row (a model or a result row)."""
+    destination = row.destination_reference or row.destination_building_id
+    return LotEventStep(
+        kind=INSTALLED,
+        description=f"installed into {destination}",
+        timestamp=_utc(row.timestamp),
+        holder=row.holder,
+        quantity=row.quantity,
+        related_lot_ids=[],
+        destination_building_id=row.destination_building_id,
+        destination_reference=row.destination_reference,
+        route=None,
+        reference_hash=row.reference_hash,
+        block_number=row.block_number,
+        transaction_hash=row.transaction_hash,
+        log_index=row.log_index,
     )
+
+
+def disposal_step(row: Any) -> LotEventStep:
+    """Return the step of a disposal row (a model or a result row)."""
+    try:
+        route = DisposalRoute(row.route).label
+    except ValueError:
+        # The registry rejects routes it does not know, so this is only a guard
+        # against a mirror written by a newer contract.
+        route = f"route {row.route}"
+    return LotEventStep(
+        kind=DISPOSED,
+        description=f"disposed of by {route}",
+        timestamp=_utc(row.timestamp),
+        holder=row.holder,
+        quantity=row.quantity,
+        related_lot_ids=[],
+        destination_building_id=None,
+        destination_reference=None,
+        route=route,
+        reference_hash=row.reference_hash,
+        block_number=row.block_number,
+        transaction_hash=row.transaction_hash,
+        log_index=row.log_index,
+    )
+
+
+def derivation_steps(row: Any, lot_id: int) -> list[LotEventStep]:
+    """Return the steps of lot ``lot_id`` in a split or merge row.
+
+    The row is a model or a result row with the same columns. The lot gets a parent
+    step when it was split or merged away, and a ``created`` step when it was made.
+    """
+    parents = [int(value) for value in json.loads(row.parent_lot_ids)]
+    children = [int(value) for value in json.loads(row.child_lot_ids)]
+    quantities = [int(value) for value in json.loads(row.quantities)]
     steps = []
-    for row in rows:
-        parents = [int(value) for value in json.loads(row.parent_lot_ids)]
-        children = [int(value) for value in json.loads(row.child_lot_ids)]
-        quantities = [int(value) for value in json.loads(row.quantities)]
-        if lot_id in parents:
-            steps.append(_parent_step(row, lot_id, parents, children, quantities))
-        if lot_id in children:
-            steps.append(_child_step(row, lot_id, parents, children, quantities))
+    if lot_id in parents:
+        steps.append(_parent_step(row, lot_id, parents, children, quantities))
+    if lot_id in children:
+        steps.append(_child_step(row, lot_id, parents, children, quantities))
     return steps
 
 
 def _parent_step(
-    row: LotDerivation,
+    row: Any,
     lot_id: int,
     parents: list[int],
     children: list[int],
@@ -166,7 +180,7 @@ def _parent_step(
 
 
 def _child_step(
-    row: LotDerivation,
+    row: Any,
     lot_id: int,
     parents: list[int],
     children: list[int],
@@ -188,7 +202,7 @@ def _child_step(
 
 
 def _derivation_step(
-    row: LotDerivation,
+    row: Any,
     kind: str,
     description: str,
     quantity: int,

@@ -4,24 +4,47 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ledger.db.models import (
     Building,
+    Disposal,
     Holding,
+    Installation,
     Lot,
     LotDerivation,
     Record,
     SyncState,
     Transfer,
 )
+from ledger.db.types import Uint256
 from ledger.errors import InvalidInput, NotFound
-from ledger.lot_events import LotEventStep, lot_event_steps
+from ledger.lot_events import (
+    LotEventStep,
+    derivation_condition,
+    derivation_steps,
+    disposal_step,
+    installation_step,
+)
 from ledger.writes import CustodyReason
 
 DEFAULT_PAGE_SIZE = 50
@@ -74,12 +97,167 @@ class LotHistory:
     """A lot and every step since its registration.
 
     The steps are custody transfers, installations, disposals, splits and merges,
-    in chain order.
+    in chain order. ``building_record_hash`` is None for a lot without one origin
+    building; ``building_record`` is None also while the record is not stored.
     """
 
     lot: LotView
     building_record: dict[str, Any] | None
     steps: list[CustodyStep | LotEventStep]
+    building_record_hash: str | None = None
+
+
+# Statements of the passport, built once: SQLAlchemy then reuses their compiled form.
+_TRANSFER = "transfer"
+_INSTALLATION = "installation"
+_DISPOSAL = "disposal"
+_DERIVATION = "derivation"
+
+_CHECKPOINT_COLUMNS = (
+    SyncState.chain_id,
+    SyncState.genesis_hash,
+    SyncState.contract_address,
+    SyncState.start_block,
+    SyncState.last_block,
+    SyncState.last_block_hash,
+)
+_CHECKPOINT = select(*_CHECKPOINT_COLUMNS)
+_CHECKPOINT_AND_RECORDS = select(
+    *_CHECKPOINT_COLUMNS,
+    exists()
+    .where(Record.record_hash.in_(bindparam("record_hashes", expanding=True)))
+    .label("record_present"),
+)
+
+
+def _lot_with_holders() -> Any:
+    """Return the lot with its building, both records and one row per holder."""
+    lot_record = Record.__table__.alias("lot_record")
+    building_record = Record.__table__.alias("building_record")
+    return (
+        select(
+            Lot.lot_id,
+            Lot.building_id,
+            Lot.first_holder,
+            Lot.category,
+            Lot.unit,
+            Lot.quantity,
+            Lot.unit_mass_grams,
+            Lot.record_hash,
+            Lot.block_number,
+            Lot.transaction_hash,
+            Lot.timestamp,
+            Building.reference,
+            Building.record_hash.label("building_record_hash"),
+            lot_record.c.body.label("record_body"),
+            building_record.c.body.label("building_record_body"),
+            Holding.holder,
+            Holding.balance,
+            *_CHECKPOINT_COLUMNS,
+        )
+        .outerjoin(Building, Building.building_id == Lot.building_id)
+        .outerjoin(lot_record, lot_record.c.record_hash == Lot.record_hash)
+        .outerjoin(
+            building_record, building_record.c.record_hash == Building.record_hash
+        )
+        .outerjoin(Holding, Holding.lot_id == Lot.lot_id)
+        .outerjoin(SyncState, true())
+        .where(Lot.lot_id == bindparam("lot_id", type_=Uint256))
+        .order_by(Holding.holder)
+    )
+
+
+def _lot_steps() -> Any:
+    """Return every transfer, installation, disposal and derivation row of a lot.
+
+    The rows share one set of columns, named as in their tables, with NULL where a
+    table has no such column; ``source`` names the table.
+    """
+    lot_id = bindparam("lot_id", type_=Uint256)
+
+    # PostgreSQL resolves the type of a UNION column from its first branches, so a
+    # column that is NULL there needs the type of the table that fills it.
+    types = {
+        "block_number": Transfer.block_number.type,
+        "log_index": Transfer.log_index.type,
+        "timestamp": Transfer.timestamp.type,
+        "transaction_hash": Transfer.transaction_hash.type,
+        "holder": Installation.holder.type,
+        "quantity": Installation.quantity.type,
+        "reference_hash": Installation.reference_hash.type,
+        "to_address": Transfer.to_address.type,
+        "reason": Transfer.reason.type,
+        "destination_building_id": Installation.destination_building_id.type,
+        "destination_reference": Installation.destination_reference.type,
+        "route": Disposal.route.type,
+        "kind": LotDerivation.kind.type,
+        "parent_lot_ids": LotDerivation.parent_lot_ids.type,
+        "child_lot_ids": LotDerivation.child_lot_ids.type,
+        "quantities": LotDerivation.quantities.type,
+    }
+
+    def columns(source: str, **values: Any) -> list[Any]:
+        return [literal(source).label("source")] + [
+            values.get(name, cast(null(), column_type)).label(name)
+            for name, column_type in types.items()
+        ]
+
+    def origin(model: Any) -> dict[str, Any]:
+        return {
+            name: getattr(model, name)
+            for name in ("block_number", "log_index", "timestamp", "transaction_hash")
+        }
+
+    transfers = select(
+        *columns(
+            _TRANSFER,
+            **origin(Transfer),
+            holder=Transfer.from_address,
+            quantity=Transfer.quantity,
+            reference_hash=Transfer.reference_hash,
+            to_address=Transfer.to_address,
+            reason=Transfer.reason,
+        )
+    ).where(Transfer.lot_id == lot_id)
+    installations = select(
+        *columns(
+            _INSTALLATION,
+            **origin(Installation),
+            holder=Installation.holder,
+            quantity=Installation.quantity,
+            reference_hash=Installation.reference_hash,
+            destination_building_id=Installation.destination_building_id,
+            destination_reference=Installation.destination_reference,
+        )
+    ).where(Installation.lot_id == lot_id)
+    disposals = select(
+        *columns(
+            _DISPOSAL,
+            **origin(Disposal),
+            holder=Disposal.holder,
+            quantity=Disposal.quantity,
+            reference_hash=Disposal.reference_hash,
+            route=Disposal.route,
+        )
+    ).where(Disposal.lot_id == lot_id)
+    derivations = select(
+        *columns(
+            _DERIVATION,
+            **origin(LotDerivation),
+            holder=LotDerivation.holder,
+            kind=LotDerivation.kind,
+            parent_lot_ids=LotDerivation.parent_lot_ids,
+            child_lot_ids=LotDerivation.child_lot_ids,
+            quantities=LotDerivation.quantities,
+        )
+    ).where(derivation_condition(bindparam("quoted_lot_id")))
+    return union_all(transfers, installations, disposals, derivations).order_by(
+        "block_number", "log_index"
+    )
+
+
+_LOT_WITH_HOLDERS = _lot_with_holders()
+_LOT_STEPS = _lot_steps()
 
 
 def utc(timestamp: int) -> datetime:
@@ -89,40 +267,142 @@ def utc(timestamp: int) -> datetime:
 
 def lot_history(engine: Engine, lot_id: int) -> LotHistory:
     """Return a lot's origin, record, holders and every step in chain order."""
-    with Session(engine) as session:
-        lots = _lot_views(session, select(Lot).where(Lot.lot_id == lot_id))
-        if not lots:
-            raise NotFound(
-                f"Lot {lot_id} is not in the mirror; check the id or run "
-                "'reclaim index' to catch up with the chain."
+    with read_snapshot(engine) as connection:
+        return read_lot_history(connection, lot_id)
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection whose queries all read one committed state of the mirror.
+
+    PostgreSQL runs them in one REPEATABLE READ transaction. Python's sqlite3 module
+    begins a transaction only before a write, so each SELECT would read the newest
+    commit. The explicit BEGIN makes SQLite keep one read snapshot (WAL mode) until
+    the connection goes back to the pool, which rolls the transaction back.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(
+            isolation_level="REPEATABLE READ"
+        ) as connection:
+            yield connection
+        return
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN")
+        yield connection
+
+
+def read_checkpoint_key(connection: Connection) -> tuple[Any, ...] | None:
+    """Return the indexer's checkpoint row, or None before the first index run.
+
+    The indexer changes every chain-derived row in the same transaction as this row,
+    and the block hash names the chain's content up to that block, so two reads with
+    the same key see the same chain-derived rows. The key is None while the mirror
+    has no checkpoint or no block hash, because then it names no content.
+    """
+    return _checkpoint_key(connection.execute(_CHECKPOINT).first())
+
+
+def read_checkpoint_and_records(
+    connection: Connection, record_hashes: Sequence[str]
+) -> tuple[tuple[Any, ...] | None, bool]:
+    """Return the checkpoint key and whether any of ``record_hashes`` is stored.
+
+    One statement reads both, so they describe the same committed state.
+    """
+    if not record_hashes:
+        return read_checkpoint_key(connection), False
+    row = connection.execute(
+        _CHECKPOINT_AND_RECORDS, {"record_hashes": list(record_hashes)}
+    ).first()
+    return _checkpoint_key(row), bool(row is not None and row.record_present)
+
+
+def _checkpoint_key(row: Any) -> tuple[Any, ...] | None:
+    if row is None or row.last_block_hash is None:
+        return None
+    return tuple(getattr(row, column.key) for column in _CHECKPOINT_COLUMNS)
+
+
+def read_lot_history(connection: Connection, lot_id: int) -> LotHistory:
+    """Return a lot's history read with two statements on ``connection``.
+
+    Raises NotFound when the mirror has no lot ``lot_id``.
+    """
+    return read_lot_history_at(connection, lot_id)[1]
+
+
+def read_lot_history_at(
+    connection: Connection, lot_id: int
+) -> tuple[tuple[Any, ...] | None, LotHistory]:
+    """Return the checkpoint key (see :func:`read_checkpoint_key`) and a history.
+
+    Run it in :func:`read_snapshot`, so that both statements read the state that
+    the key names. Raises NotFound when the mirror has no lot ``lot_id``.
+    """
+    rows = connection.execute(_LOT_WITH_HOLDERS, {"lot_id": lot_id}).all()
+    if not rows:
+        raise NotFound(
+            f"Lot {lot_id} is not in the mirror; check the id or run "
+            "'reclaim index' to catch up with the chain."
+        )
+    first = rows[0]
+    lot = LotView(
+        lot_id=first.lot_id,
+        building_id=first.building_id,
+        building_reference=first.reference,
+        category=first.category,
+        unit=first.unit,
+        quantity=first.quantity,
+        unit_mass_grams=first.unit_mass_grams,
+        record_hash=first.record_hash,
+        record=json.loads(first.record_body) if first.record_body is not None else None,
+        first_holder=first.first_holder,
+        registered_at=utc(first.timestamp),
+        block_number=first.block_number,
+        transaction_hash=first.transaction_hash,
+        holders={row.holder: row.balance for row in rows if row.holder is not None},
+    )
+    building_record = (
+        json.loads(first.building_record_body)
+        if first.building_record_body is not None
+        else None
+    )
+    step_rows = connection.execute(
+        _LOT_STEPS, {"lot_id": lot_id, "quoted_lot_id": json.dumps(str(lot_id))}
+    )
+    steps: list[CustodyStep | LotEventStep] = []
+    for row in step_rows:
+        if row.source == _TRANSFER:
+            steps.append(
+                CustodyStep(
+                    timestamp=utc(row.timestamp),
+                    from_address=row.holder,
+                    to_address=row.to_address,
+                    quantity=row.quantity,
+                    reason=CustodyReason(row.reason),
+                    reference_hash=row.reference_hash,
+                    block_number=row.block_number,
+                    transaction_hash=row.transaction_hash,
+                    log_index=row.log_index,
+                )
             )
-        lot = lots[0]
-        building = session.execute(
-            select(Building.record_hash).where(Building.building_id == lot.building_id)
-        ).scalar_one()
-        building_record = _record(session, building)
-        rows = session.execute(
-            select(Transfer)
-            .where(Transfer.lot_id == lot_id)
-            .order_by(Transfer.block_number, Transfer.log_index)
-        ).scalars()
-        steps: list[CustodyStep | LotEventStep] = [
-            CustodyStep(
-                timestamp=utc(row.timestamp),
-                from_address=row.from_address,
-                to_address=row.to_address,
-                quantity=row.quantity,
-                reason=CustodyReason(row.reason),
-                reference_hash=row.reference_hash,
-                block_number=row.block_number,
-                transaction_hash=row.transaction_hash,
-                log_index=row.log_index,
-            )
-            for row in rows
-        ]
-        steps += lot_event_steps(session, lot_id)
+        elif row.source == _INSTALLATION:
+            steps.append(installation_step(row))
+        elif row.source == _DISPOSAL:
+            steps.append(disposal_step(row))
+        else:
+            steps += derivation_steps(row, lot_id)
+    # Every row comes from its own log, so (block, log index) orders them fully,
+    # except the two steps of one derivation, which keep their order.
     steps.sort(key=lambda step: (step.block_number, step.log_index))
-    return LotHistory(lot=lot, building_record=building_record, steps=steps)
+    history = LotHistory(
+        lot=lot,
+        building_record=building_record,
+        steps=steps,
+        building_record_hash=first.building_record_hash,
+    )
+    return _checkpoint_key(first), history
 
 
 def search_lots(
@@ -145,23 +425,36 @@ def search_lots(
     if offset < 0:
         raise InvalidInput(f"Offset {offset!r} must not be negative.")
 
-    query = select(Lot)
+    conditions = []
     if category:
-        query = query.where(Lot.category == category)
+        conditions.append(Lot.category == category)
     if building:
-        query = query.join(Building, Building.building_id == Lot.building_id).where(
-            Building.reference == building
+        # IN instead of a join, so that SQLite reads ix_lots_building_id_category
+        # rather than every lot of the category.
+        conditions.append(
+            Lot.building_id.in_(
+                select(Building.building_id).where(Building.reference == building)
+            )
         )
     if holder:
-        query = query.where(
+        conditions.append(
             Lot.lot_id.in_(select(Holding.lot_id).where(Holding.holder == holder))
         )
     with Session(engine) as session:
+        # Counts lot ids only, which the indexes on (building_id, category, lot_id)
+        # and (holder, lot_id) cover, so no lot row is read for the total.
         total = session.execute(
-            select(func.count()).select_from(query.subquery())
+            select(func.count()).select_from(
+                select(Lot.lot_id).where(*conditions).subquery()
+            )
         ).scalar_one()
         lots = _lot_views(
-            session, query.order_by(Lot.lot_id).limit(limit).offset(offset)
+            session,
+            select(Lot)
+            .where(*conditions)
+            .order_by(Lot.lot_id)
+            .limit(limit)
+            .offset(offset),
         )
     return int(total), lots
 
@@ -273,14 +566,17 @@ def indexer_status(engine: Engine) -> dict[str, Any] | None:
 
 
 def _lot_views(session: Session, query: Any) -> list[LotView]:
-    lots = list(session.execute(query).scalars())
+    # Rows instead of ORM objects: loading entities took half of a /lots request.
+    lots = session.execute(query.with_only_columns(*Lot.__table__.columns)).all()
     if not lots:
         return []
     ids = [lot.lot_id for lot in lots]
     holders: dict[int, dict[str, int]] = defaultdict(dict)
     for holding in session.execute(
-        select(Holding).where(Holding.lot_id.in_(ids)).order_by(Holding.holder)
-    ).scalars():
+        select(Holding.lot_id, Holding.holder, Holding.balance)
+        .where(Holding.lot_id.in_(ids))
+        .order_by(Holding.holder)
+    ):
         holders[holding.lot_id][holding.holder] = holding.balance
     references = dict(
         session.execute(
@@ -292,10 +588,10 @@ def _lot_views(session: Session, query: Any) -> list[LotView]:
     records = {
         row.record_hash: json.loads(row.body)
         for row in session.execute(
-            select(Record).where(
+            select(Record.record_hash, Record.body).where(
                 Record.record_hash.in_({lot.record_hash for lot in lots})
             )
-        ).scalars()
+        )
     }
     return [
         LotView(

@@ -133,9 +133,12 @@ def running_api(settings: Settings) -> Iterator[str]:
 
 
 @contextmanager
-def serve_in_subprocess(data_dir: Path, **environment: str) -> Iterator[str]:
+def serve_in_subprocess(
+    data_dir: Path, *options: str, **environment: str
+) -> Iterator[str]:
     """Run ``reclaim serve`` on a free port until /health responds; yield its URL.
 
+    ``options`` are added to the serve command, such as ``--workers 2``;
     ``environment`` adds ``RECLAIM_*`` variables to the server's environment.
     """
     import os
@@ -148,7 +151,7 @@ def serve_in_subprocess(data_dir: Path, **environment: str) -> Iterator[str]:
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
+        [sys.executable, "-m", "ledger", "serve", "--port", str(port), *options],
         env={**os.environ, "RECLAIM_DATA_DIR": str(data_dir), **environment},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

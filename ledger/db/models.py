@@ -15,6 +15,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -110,6 +111,10 @@ class Lot(Base):
     """A registered lot: its origin, unit, registered quantity and record hash."""
 
     __tablename__ = "lots"
+    # Lists lots of a building and category in id order without reading the rows.
+    __table_args__ = (
+        Index("ix_lots_building_id_category", "building_id", "category", "lot_id"),
+    )
 
     lot_id: Mapped[int] = mapped_column(Uint256, primary_key=True)
     # None for a merge of lots from several buildings; lot_derivations names them.
@@ -133,6 +138,8 @@ class Holding(Base):
     """The ERC-1155 balance of one holder for one lot."""
 
     __tablename__ = "holdings"
+    # Lists and counts a holder's lots in id order without reading the rows.
+    __table_args__ = (Index("ix_holdings_holder_lot_id", "holder", "lot_id"),)
 
     lot_id: Mapped[int] = mapped_column(Uint256, primary_key=True)
     holder: Mapped[str] = mapped_column(ADDRESS, primary_key=True, index=True)

@@ -2,10 +2,15 @@
 
 The mirror is seeded directly with bulk inserts (buildings, lots with records and
 holdings, custody transfers), not through the chain: the API reads only the mirror,
-and seeding a million transfers through anvil would take hours. uvicorn runs the
-project's app with one worker, as ``reclaim serve`` does; the anchor is a bare FastAPI
-app returning a constant, served the same way. The load generator is a small asyncio
-HTTP/1.1 client with keep-alive connections, in this process, on 127.0.0.1.
+and seeding a million transfers through anvil would take hours. ``reclaim serve``
+runs the project's app as a user would: one worker on SQLite, which is all it allows
+there, and two on PostgreSQL, one per core. The anchor is a bare FastAPI app that
+returns a constant, served by uvicorn with the same number of workers.
+
+The load generator is ``wrk`` when it is installed (Debian package ``wrk``), since it
+takes less of the two cores than Python does; otherwise a small asyncio HTTP/1.1
+client in this process. Both keep connections alive and run on 127.0.0.1, and the
+table's scale column names the one used.
 """
 
 from __future__ import annotations
@@ -14,12 +19,16 @@ import asyncio
 import json
 import os
 import random
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from sqlalchemy import insert
@@ -37,6 +46,8 @@ HOLDERS = [f"0x{n:040x}" for n in range(0x1000, 0x1000 + 50)]
 CONNECTIONS = 16
 DURATION_SECONDS = 8.0
 CHUNK = 10_000
+# Workers of `reclaim serve`: it refuses more than one on SQLite.
+WORKERS = {"sqlite": 1, "postgresql": 2}
 
 
 def _hash(kind: str, n: int) -> str:
@@ -149,27 +160,42 @@ def _transfer_row(n: int, lots: int) -> dict[str, object]:
 
 
 @contextmanager
-def serve(factory: str, database_url: str | None) -> Iterator[str]:
-    """Run uvicorn with one worker on a free port; yield the base URL."""
+def serve_reclaim(database_url: str, workers: int) -> Iterator[str]:
+    """Run ``reclaim serve`` on a free port with ``workers``; yield the base URL."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    if database_url:
-        env["RECLAIM_DATABASE_URL"] = database_url
+    command = [sys.executable, "-m", "ledger", "--database-url", database_url]
+    command += ["serve", "--port", str(port), "--workers", str(workers)]
+    with _serving(command, port, "reclaim serve") as url:
+        yield url
+
+
+@contextmanager
+def serve_bare(workers: int) -> Iterator[str]:
+    """Run the bare anchor app with uvicorn and ``workers``; yield the base URL."""
+    port = free_port()
     command = [
         sys.executable,
         "-m",
         "uvicorn",
         "--factory",
-        f"scripts.bench.apps:{factory}",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
+        "scripts.bench.apps:bare_app",
     ]
-    process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    with _serving(command, port, "the bare app") as url:
+        yield url
+
+
+@contextmanager
+def _serving(command: list[str], port: int, name: str) -> Iterator[str]:
+    # Access logs stay on, as a user's server has them, and go to /dev/null.
+    env = {**os.environ, "PYTHONPATH": _python_path()}
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -179,14 +205,20 @@ def serve(factory: str, database_url: str | None) -> Iterator[str]:
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(
-                        f"uvicorn did not start for {factory}."
-                    ) from None
+                    raise RuntimeError(f"{name} did not start.") from None
                 time.sleep(0.1)
+        # With several workers, a request reaches each only once all have started.
+        time.sleep(1.0)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _python_path() -> str:
+    # The project first, then what the caller set, such as extra packages.
+    given = os.environ.get("PYTHONPATH")
+    return f"{PROJECT_ROOT}{os.pathsep}{given}" if given else str(PROJECT_ROOT)
 
 
 @dataclass(frozen=True)
@@ -234,8 +266,26 @@ def load(
     connections: int = CONNECTIONS,
     seconds: float = DURATION_SECONDS,
 ) -> LoadFigures:
-    """Send GETs of ``paths`` over ``connections`` connections for ``seconds``."""
+    """Send GETs of ``paths`` over ``connections`` connections for ``seconds``.
+
+    Uses wrk when it is installed, otherwise the asyncio client.
+    """
     port = int(url.rsplit(":", 1)[1])
+    # A short warm-up fills caches and the connection pool before the measured run.
+    asyncio.run(_warm_up(port, paths))
+    if shutil.which("wrk"):
+        return _load_with_wrk(url, paths, connections, seconds)
+    return _load_with_asyncio(port, paths, connections, seconds)
+
+
+def load_generator() -> str:
+    """Return the name of the load generator that :func:`load` uses here."""
+    return "wrk" if shutil.which("wrk") else "asyncio client"
+
+
+def _load_with_asyncio(
+    port: int, paths: list[str], connections: int, seconds: float
+) -> LoadFigures:
     latencies: list[float] = []
 
     async def run_all() -> float:
@@ -246,8 +296,6 @@ def load(
         )
         return time.perf_counter() - started
 
-    # A short warm-up fills caches and the connection pool before the measured run.
-    asyncio.run(_warm_up(port, paths))
     elapsed = asyncio.run(run_all())
     ordered = sorted(latencies)
     return LoadFigures(
@@ -258,13 +306,68 @@ def load(
     )
 
 
+# Picks a random path of the list for each request, like the asyncio client.
+WRK_SCRIPT = """
+local paths = {%s}
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+"""
+
+
+def _load_with_wrk(
+    url: str, paths: list[str], connections: int, seconds: float
+) -> LoadFigures:
+    with tempfile.TemporaryDirectory(prefix="reclaim-bench-wrk-") as folder:
+        script = Path(folder) / "paths.lua"
+        script.write_text(WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths))
+        command = ["wrk", "--threads", "1", "--connections", str(connections)]
+        command += ["--duration", f"{seconds:.0f}s", "--latency", "--script"]
+        command += [str(script), url]
+        output = subprocess.run(
+            command, capture_output=True, text=True, check=True
+        ).stdout
+    return parse_wrk_output(output)
+
+
+_WRK_DURATION = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def parse_wrk_output(output: str) -> LoadFigures:
+    """Read requests, requests/s and the p50 and p99 latencies from wrk --latency.
+
+    Raises RuntimeError when wrk counted responses other than 2xx and 3xx or socket
+    errors, since the figures would then include failures.
+    """
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    if failed or errors:
+        raise RuntimeError(f"wrk saw failed requests:\n{output}")
+
+    def percentile(name: str) -> float:
+        match = re.search(rf"^\s*{name}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
+        if match is None:
+            raise RuntimeError(f"wrk printed no {name}th percentile:\n{output}")
+        return float(match.group(1)) * _WRK_DURATION[match.group(2)]
+
+    requests = re.search(r"^\s*(\d+) requests in", output, re.M)
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    if requests is None or rate is None:
+        raise RuntimeError(f"wrk printed no request count:\n{output}")
+    return LoadFigures(
+        requests=int(requests.group(1)),
+        per_second=float(rate.group(1)),
+        p50_ms=percentile("50"),
+        p99_ms=percentile("99"),
+    )
+
+
 async def _warm_up(port: int, paths: list[str]) -> None:
     await _worker(port, paths[:200], time.perf_counter() + 1.0, [])
 
 
 def run(lots: int, transfers: int) -> list[Result]:
     """Seed SQLite and PostgreSQL mirrors, load the API on both and the bare anchor."""
-    scale = f"{lots:,} lots, {transfers:,} transfers, 1 worker"
     rng = random.Random(7)
     passport_paths = [f"/lots/{rng.randint(1, lots)}/history" for _ in range(2000)]
     search_paths = [
@@ -275,17 +378,27 @@ def run(lots: int, transfers: int) -> list[Result]:
         f"/lots?holder={rng.choice(HOLDERS)}&limit=20&offset={rng.randrange(0, 100)}"
         for _ in range(500)
     ]
-    with serve("bare_app", None) as url:
-        bare_latency = load(url, ["/constant"], connections=1)
-        bare = load(url, ["/constant"])
+    # Latency on one connection, so that it is the service time and not the wait
+    # behind other clients; throughput on CONNECTIONS.
+    bare: dict[int, tuple[LoadFigures, LoadFigures]] = {}
+    for workers in sorted(set(WORKERS.values())):
+        with serve_bare(workers) as url:
+            bare[workers] = (
+                load(url, ["/constant"], connections=1),
+                load(url, ["/constant"]),
+            )
 
     results = []
     for kind in ("sqlite", "postgresql"):
+        workers = WORKERS[kind]
+        scale = (
+            f"{lots:,} lots, {transfers:,} transfers, {workers} "
+            f"worker{'s' if workers > 1 else ''}, {load_generator()}"
+        )
+        bare_latency, bare_throughput = bare[workers]
         with database(kind) as database_url:
             seed(database_url, lots, transfers)
-            with serve("reclaim_app", database_url) as url:
-                # Latency on one connection, so that it is the service time and not
-                # the wait behind other clients; throughput on CONNECTIONS.
+            with serve_reclaim(database_url, workers) as url:
                 passport = load(url, passport_paths, connections=1)
                 search = load(url, search_paths, connections=1)
                 throughput = load(url, passport_paths)
@@ -315,7 +428,7 @@ def run(lots: int, transfers: int) -> list[Result]:
             Result(
                 f"API passport requests/s ({kind}) vs bare route",
                 throughput.per_second,
-                bare.per_second,
+                bare_throughput.per_second,
                 "req/s",
                 scale,
                 target_value=1500,
