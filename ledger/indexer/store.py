@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from ledger.db.models import (
     Block,
@@ -39,6 +39,8 @@ from ledger.indexer.decode import DecodedEvent, EventDecoder
 
 ZERO_ADDRESS = "0x" + "00" * 20
 SYNC_STATE_ID = 1
+# Lot ids per query when reading the stored balances that a batch of events changes.
+HOLDING_LOOKUP_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -446,37 +448,55 @@ def _add_move(
 def _apply_balance_changes(
     connection: Connection, changes: dict[tuple[int, str], int]
 ) -> None:
-    for (lot_id, holder), change in sorted(changes.items()):
-        if change == 0:
-            continue
-        current = connection.execute(
-            select(Holding.balance).where(
-                Holding.lot_id == lot_id, Holding.holder == holder
-            )
-        ).scalar_one_or_none()
-        balance = (current or 0) + change
+    changed = {key: change for key, change in changes.items() if change != 0}
+    current = _current_balances(connection, set(changed))
+    inserts, updates, deletes = [], [], []
+    for (lot_id, holder), change in sorted(changed.items()):
+        before = current.get((lot_id, holder))
+        balance = (before or 0) + change
         if balance < 0:
             raise IndexerError(
                 f"The events give holder {holder} a negative balance {balance} of lot "
                 f"{lot_id}; the mirror is missing earlier events. Rebuild it with "
                 "'reclaim index --reset'."
             )
-        if current is None:
-            connection.execute(
-                insert(Holding).values(lot_id=lot_id, holder=holder, balance=balance)
-            )
+        key = {"key_lot_id": lot_id, "key_holder": holder}
+        if before is None:
+            inserts.append({"lot_id": lot_id, "holder": holder, "balance": balance})
         elif balance == 0:
-            connection.execute(
-                Holding.__table__.delete().where(
-                    Holding.lot_id == lot_id, Holding.holder == holder
-                )
-            )
+            deletes.append(key)
         else:
-            connection.execute(
-                update(Holding)
-                .where(Holding.lot_id == lot_id, Holding.holder == holder)
-                .values(balance=balance)
+            updates.append({**key, "new_balance": balance})
+
+    matches_key = (Holding.lot_id == bindparam("key_lot_id")) & (
+        Holding.holder == bindparam("key_holder")
+    )
+    if inserts:
+        connection.execute(insert(Holding), inserts)
+    if updates:
+        statement = update(Holding).where(matches_key)
+        connection.execute(statement.values(balance=bindparam("new_balance")), updates)
+    if deletes:
+        connection.execute(delete(Holding).where(matches_key), deletes)
+
+
+def _current_balances(
+    connection: Connection, keys: set[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    """Return the stored balances of the (lot id, holder) pairs in ``keys``."""
+    lot_ids = sorted({lot_id for lot_id, _ in keys})
+    balances = {}
+    for start in range(0, len(lot_ids), HOLDING_LOOKUP_CHUNK):
+        chunk = lot_ids[start : start + HOLDING_LOOKUP_CHUNK]
+        rows = connection.execute(
+            select(Holding.lot_id, Holding.holder, Holding.balance).where(
+                Holding.lot_id.in_(chunk)
             )
+        )
+        for lot_id, holder, balance in rows:
+            if (lot_id, holder) in keys:
+                balances[(lot_id, holder)] = balance
+    return balances
 
 
 def ascii_text(value: str) -> str | None:
