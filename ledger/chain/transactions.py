@@ -38,6 +38,8 @@ GAS_MARGIN_PERCENT = 20
 PRIORITY_FEE_WEI = 1_000_000_000
 RECEIPT_TIMEOUT = 120.0
 RECEIPT_POLL_INTERVAL = 0.02
+# Seconds without a new receipt after which anvil is asked to mine its pending pool.
+ANVIL_STALL_SECONDS = 2.0
 # The receipt fields that wait_for_receipts(include_logs=False) returns.
 RECEIPT_SUMMARY_FIELDS = (
     "transactionHash",
@@ -228,7 +230,9 @@ def wait_for_receipts(
     """
     receipts: dict[HexBytes, TxReceipt] = {}
     deadline = time.monotonic() + timeout
+    last_progress = time.monotonic()
     while len(receipts) < len(hashes):
+        received = len(receipts)
         for tx_hash in hashes:
             if tx_hash in receipts:
                 continue
@@ -241,6 +245,8 @@ def wait_for_receipts(
                 summary = _receipt_summary(w3, tx_hash)
                 if summary is not None:
                     receipts[tx_hash] = summary
+        if len(receipts) > received:
+            last_progress = time.monotonic()
         if len(receipts) < len(hashes):
             if time.monotonic() > deadline:
                 missing = len(hashes) - len(receipts)
@@ -248,6 +254,9 @@ def wait_for_receipts(
                     f"{missing} of {len(hashes)} transactions were not mined within "
                     f"{timeout:.0f} s; check that the node is mining."
                 )
+            if time.monotonic() - last_progress > ANVIL_STALL_SECONDS:
+                _mine_if_anvil(w3, len(hashes) - len(receipts))
+                last_progress = time.monotonic()
             time.sleep(RECEIPT_POLL_INTERVAL)
 
     ordered = [receipts[tx_hash] for tx_hash in hashes]
@@ -260,6 +269,21 @@ def wait_for_receipts(
                 f"block {receipt['blockNumber']}."
             )
     return ordered
+
+
+def _mine_if_anvil(w3: Web3, missing: int) -> None:
+    """Mine one block with ``evm_mine`` if the node is anvil; other nodes mine alone.
+
+    With automine, anvil 1.7.1 sometimes leaves a transaction of a burst of sends in
+    its pool without mining it until another transaction arrives.
+    """
+    if not w3.client_version.lower().startswith("anvil"):
+        return
+    logger.warning(
+        "%d transactions are still pending on anvil; mining a block with evm_mine",
+        missing,
+    )
+    w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
 
 def _receipt_summary(w3: Web3, tx_hash: HexBytes) -> TxReceipt | None:
