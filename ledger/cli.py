@@ -135,7 +135,12 @@ def chain_start() -> None:
             "to start."
         )
     running = anvil.read_info(settings.data_dir)
-    info = anvil.start(settings.data_dir, settings.chain_id, settings.anvil_accounts)
+    info = anvil.start(
+        settings.data_dir,
+        settings.chain_id,
+        settings.anvil_accounts,
+        state_history=settings.anvil_state_history,
+    )
     verb = "is already running" if running else "started"
     console.print(f"Local chain {verb} at {info.rpc_url} (pid {info.pid}).")
 

@@ -73,14 +73,18 @@ def import_file(
     run_index(ledger, progress_bar)
 
     building_records = {row.ref: building_record(row) for row in inventory.buildings}
-    lot_records = [(row, lot_record(row)) for row in inventory.lots]
+    # Each lot with its record body and the body's hash, computed once.
+    lot_records = [
+        (row, body, record_hash(body))
+        for row, body in ((row, lot_record(row)) for row in inventory.lots)
+    ]
     with ledger.engine.begin() as connection:
         known = set(connection.execute(select(Record.record_hash)).scalars())
         rows = []
-        for kind, body in [("building", b) for b in building_records.values()] + [
-            ("lot", body) for _, body in lot_records
-        ]:
-            digest = "0x" + record_hash(body).hex()
+        for kind, body, body_hash in [
+            ("building", body, record_hash(body)) for body in building_records.values()
+        ] + [("lot", body, body_hash) for _, body, body_hash in lot_records]:
+            digest = "0x" + body_hash.hex()
             if digest not in known:
                 known.add(digest)
                 rows.append(
@@ -119,10 +123,10 @@ def import_file(
             unit=int(row.unit),
             quantity=row.quantity,
             unit_mass_grams=row.unit_mass_g,
-            record_hash=record_hash(body),
+            record_hash=body_hash,
         )
-        for row, body in lot_records
-        if "0x" + record_hash(body).hex() not in registered
+        for row, _, body_hash in lot_records
+        if "0x" + body_hash.hex() not in registered
     ]
     if lots:
         with progress_bar() as progress:

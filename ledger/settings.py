@@ -17,6 +17,8 @@ from ledger.errors import ConfigurationError
 DEFAULT_DATA_DIR = Path("var")
 DEFAULT_CHAIN_ID = 31337
 DEFAULT_ANVIL_ACCOUNTS = 20
+# Each kept block state is a full copy of the chain state (about 8 MB with 10,000 lots).
+DEFAULT_ANVIL_STATE_HISTORY = 32
 DEFAULT_LOG_RANGE = 2_000
 DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -45,6 +47,14 @@ class Settings(BaseSettings):
     anvil_accounts: int = Field(
         DEFAULT_ANVIL_ACCOUNTS,
         description="Number of funded development accounts of the embedded chain.",
+    )
+    anvil_state_history: int = Field(
+        DEFAULT_ANVIL_STATE_HISTORY,
+        ge=1,
+        description=(
+            "Number of recent blocks whose state the embedded chain keeps for calls "
+            "at past blocks, such as a lot check at the mirror's last block."
+        ),
     )
     database_url: str | None = Field(
         None,

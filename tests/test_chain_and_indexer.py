@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from web3.exceptions import Web3RPCError
 
 from ledger.chain import anvil
 from ledger.chain.accounts import dev_account
 from ledger.chain.connection import connect
-from ledger.chain.transactions import TransactionSender
+from ledger.chain.transactions import (
+    TransactionSender,
+    encode_call,
+    wait_for_receipts,
+)
 from ledger.contracts.artifacts import load_artifact
 from ledger.contracts.compile import compile_contracts
 from ledger.contracts.deployment import Deployment, registry_contract
@@ -142,3 +147,143 @@ def test_chain_state_survives_restart(
     assert w3.eth.block_number == block
     restarted = registry_contract(w3, deployment.address)
     assert restarted.functions.buildingRecordHash(BUILDING).call() == b"\x02" * 32
+
+
+def test_register_lots_first_batch_would_revert(
+    deployed: tuple[TransactionSender, Deployment],
+) -> None:
+    sender, deployment = deployed
+    registry = registry_contract(sender.w3, deployment.address)
+    nonce = sender.w3.eth.get_transaction_count(sender.address)
+
+    expected = r"registerLots would revert: ReclaimRegistryUnknownBuilding\(buildingId="
+    with pytest.raises(TransactionFailed, match=expected):
+        register_lots(registry, sender, dev_account(1).address, _lots(4), batch_size=2)
+
+    assert sender.w3.eth.get_transaction_count(sender.address) == nonce
+
+
+def test_register_lots_later_batch_revert_decoded(
+    deployed: tuple[TransactionSender, Deployment],
+) -> None:
+    sender, deployment = deployed
+    registry = registry_contract(sender.w3, deployment.address)
+    register_buildings(registry, sender, [(BUILDING, b"\x02" * 32)])
+    unknown = ascii_bytes32("BLD-UNKNOWN")
+    lots = _lots(3) + [
+        LotInput(unknown, ascii_bytes32("flooring"), 1, 1000, 12_500, b"\x09" * 32)
+    ]
+
+    # Only the first batch is estimated, so the second one reverts on chain.
+    with pytest.raises(TransactionFailed) as failure:
+        register_lots(registry, sender, dev_account(1).address, lots, batch_size=3)
+
+    message = str(failure.value)
+    assert "registerLots of 1 lots reverted in block" in message
+    assert f"ReclaimRegistryUnknownBuilding(buildingId=0x{unknown.hex()})" in message
+    assert "The 3 lots before this batch are registered." in message
+    assert registry.functions.lotCount().call() == 3
+
+
+def test_encode_call_matches_web3(
+    deployed: tuple[TransactionSender, Deployment],
+) -> None:
+    sender, deployment = deployed
+    registry = registry_contract(sender.w3, deployment.address)
+    calls = [
+        registry.functions.registerLots(
+            dev_account(1).address, [lot.as_tuple() for lot in _lots(3)]
+        ),
+        registry.functions.transferCustody(
+            sender.address, dev_account(1).address, 1, 1000, 1, bytes(32)
+        ),
+    ]
+
+    for call in calls:
+        expected = bytes.fromhex(call._encode_transaction_data()[2:])
+        assert encode_call(call) == expected
+
+
+def test_send_falls_back_to_web3_encoding(
+    deployed: tuple[TransactionSender, Deployment],
+) -> None:
+    sender, deployment = deployed
+    registry = registry_contract(sender.w3, deployment.address)
+    # eth-abi rejects a hex string for bytes32, which web3 accepts.
+    call = registry.functions.registerBuildings([BUILDING], ["0x" + "03" * 32])
+
+    assert encode_call(call) is None
+    sender.transact([call])
+    assert registry.functions.buildingRecordHash(BUILDING).call() == b"\x03" * 32
+
+
+def test_embedded_chain_automines_each_write(
+    deployed: tuple[TransactionSender, Deployment],
+) -> None:
+    sender, deployment = deployed
+    registry = registry_contract(sender.w3, deployment.address)
+
+    assert sender.w3.provider.make_request("anvil_getAutomine", [])["result"] is True
+    (receipt,) = sender.transact(
+        [registry.functions.registerBuildings([BUILDING], [b"\x02" * 32])]
+    )
+    assert receipt["blockNumber"] == sender.w3.eth.block_number
+
+
+def test_state_history_limits_past_calls(tmp_path: Path) -> None:
+    data_dir = tmp_path / "chain"
+    info = anvil.start(data_dir, chain_id=31337, accounts=2, state_history=4)
+    try:
+        w3 = connect(info.rpc_url)
+        w3.provider.make_request("anvil_mine", [hex(10)])
+        head = w3.eth.block_number
+        address = dev_account(0).address
+
+        assert w3.eth.get_balance(address, head - 2) > 0
+        with pytest.raises(Web3RPCError, match="BlockOutOfRange"):
+            w3.eth.get_balance(address, head - 8)
+    finally:
+        anvil.stop(data_dir)
+
+
+def test_logs_survive_restart(
+    chain: tuple[Path, str], deployed: tuple[TransactionSender, Deployment]
+) -> None:
+    data_dir, _ = chain
+    sender, deployment = deployed
+    registry = registry_contract(sender.w3, deployment.address)
+    register_buildings(registry, sender, [(BUILDING, b"\x02" * 32)])
+    register_lots(registry, sender, dev_account(1).address, _lots(5), batch_size=2)
+    query = {"address": deployment.address, "fromBlock": 0, "toBlock": "latest"}
+    logs = sender.w3.eth.get_logs(query)
+
+    anvil.stop(data_dir)
+    info = anvil.start(data_dir, chain_id=31337, accounts=5)
+    restarted = connect(info.rpc_url)
+
+    assert len(logs) > 5
+    assert restarted.eth.get_logs(query) == logs
+    assert (
+        registry_contract(restarted, deployment.address).functions.lotCount().call()
+        == 5
+    )
+
+
+def test_receipts_wait_mines_stalled_anvil(
+    deployed: tuple[TransactionSender, Deployment],
+) -> None:
+    sender, deployment = deployed
+    registry = registry_contract(sender.w3, deployment.address)
+    # With automine off, nothing mines the transaction unless wait_for_receipts does,
+    # as it must when anvil's automine leaves a transaction in the pool.
+    sender.w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        tx_hash = sender.send(
+            registry.functions.registerBuildings([BUILDING], [b"\x02" * 32])
+        )
+        (receipt,) = wait_for_receipts(sender.w3, [tx_hash], timeout=60)
+    finally:
+        sender.w3.provider.make_request("evm_setAutomine", [True])
+
+    assert receipt["status"] == 1
+    assert registry.functions.buildingRecordHash(BUILDING).call() == b"\x02" * 32

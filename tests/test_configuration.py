@@ -16,6 +16,7 @@ import pytest
         ("RECLAIM_CONFIRMATIONS", "abc", "RECLAIM_CONFIRMATIONS='abc'"),
         ("RECLAIM_CONFIRMATIONS", "-1", "greater than or equal to 0"),
         ("RECLAIM_LOG_RANGE", "0", "RECLAIM_LOG_RANGE='0'"),
+        ("RECLAIM_ANVIL_STATE_HISTORY", "0", "RECLAIM_ANVIL_STATE_HISTORY='0'"),
         ("RECLAIM_RPC_RETRY_SECONDS", "-5", "RECLAIM_RPC_RETRY_SECONDS='-5'"),
         ("RECLAIM_DATABASE_URL", "nonsense", "'nonsense' is not a database URL"),
         (

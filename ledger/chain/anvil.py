@@ -4,6 +4,21 @@ anvil writes its whole state to ``anvil-state.json`` when it stops and every
 ``STATE_INTERVAL`` seconds while it runs, and loads it at the next start, so lots
 registered by one run are still there in the next. The running node is described by
 ``anvil.json`` (process id, port, URL) so that other commands find it.
+
+anvil mines one block per transaction (automine), so a write is mined as soon as it
+is sent. Two flags keep the cost of a block from growing with the chain's length:
+
+- ``--hardfork cancun``, the EVM version the contracts are compiled for. From prague
+  on, every block stores its parent's hash in the EIP-2935 history contract, whose
+  storage grows to 8,191 slots, and anvil 1.7.1 rebuilds that storage trie for every
+  block.
+- ``--prune-history N`` keeps the states of the last N blocks in memory for calls at
+  past blocks. Without it, anvil 1.7.1 keeps a copy of the state for every block
+  and writes older copies to disk, which costs more as the chain grows.
+
+NOTE: anvil 1.7.1 still recomputes the state root over the whole state for every
+block, so each block costs more as lots accumulate (about 110 ms per block with
+10,000 lots, measured by ``python -m scripts.bench --only writes``).
 """
 
 from __future__ import annotations
@@ -21,6 +36,7 @@ from pathlib import Path
 import httpx
 
 from ledger.errors import ChainError, ChainNotRunning
+from ledger.settings import DEFAULT_ANVIL_STATE_HISTORY
 from ledger.toolchain import find_tool
 
 logger = logging.getLogger(__name__)
@@ -32,6 +48,7 @@ INFO_FILE = "anvil.json"
 PORT_FILE = "anvil.port"
 LOG_FILE = "anvil.log"
 STATE_INTERVAL = 5
+HARDFORK = "cancun"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
 
@@ -97,9 +114,17 @@ def read_info(data_dir: Path) -> AnvilInfo | None:
 
 
 def start(
-    data_dir: Path, chain_id: int, accounts: int, port: int | None = None
+    data_dir: Path,
+    chain_id: int,
+    accounts: int,
+    port: int | None = None,
+    state_history: int = DEFAULT_ANVIL_STATE_HISTORY,
 ) -> AnvilInfo:
-    """Start anvil in the background, loading the saved state, unless it already runs."""
+    """Start anvil in the background, loading the saved state, unless it already runs.
+
+    ``state_history`` is the number of recent blocks whose state anvil keeps for
+    calls at past blocks.
+    """
     running = read_info(data_dir)
     if running is not None:
         return running
@@ -119,10 +144,7 @@ def start(
         str(accounts),
         "--mnemonic",
         DEV_MNEMONIC,
-        "--state",
-        str(data_dir / STATE_FILE),
-        "--state-interval",
-        str(STATE_INTERVAL),
+        *chain_flags(data_dir / STATE_FILE, state_history),
     ]
     with open(data_dir / LOG_FILE, "ab") as log:
         process = subprocess.Popen(
@@ -138,6 +160,20 @@ def start(
     (data_dir / INFO_FILE).write_text(json.dumps(asdict(info)))
     logger.info("Started anvil (pid %d) at %s", info.pid, info.rpc_url)
     return info
+
+
+def chain_flags(state_file: Path, state_history: int) -> list[str]:
+    """Return the anvil flags that persist the state and set the block production."""
+    return [
+        "--state",
+        str(state_file),
+        "--state-interval",
+        str(STATE_INTERVAL),
+        "--hardfork",
+        HARDFORK,
+        "--prune-history",
+        str(state_history),
+    ]
 
 
 def stop(data_dir: Path) -> bool:

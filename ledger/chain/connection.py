@@ -23,7 +23,10 @@ def rpc_url(settings: Settings, start: bool = False) -> str:
     info = anvil.read_info(settings.data_dir)
     if info is None and start:
         info = anvil.start(
-            settings.data_dir, settings.chain_id, settings.anvil_accounts
+            settings.data_dir,
+            settings.chain_id,
+            settings.anvil_accounts,
+            state_history=settings.anvil_state_history,
         )
     if info is None:
         raise ChainNotRunning(

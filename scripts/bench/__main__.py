@@ -82,7 +82,9 @@ def main() -> None:
     print_table(results, console)
     for mode, points in curves.items():
         curve = ", ".join(
-            f"{p.height:,}: {p.transfers_per_second:.0f} tx/s" for p in points
+            f"{p.height:,}: {p.transfers_per_second:.0f} tx/s "
+            f"(mined in {p.mine_seconds:.0f} s)"
+            for p in points
         )
         console.print(f"write-rate curve, {mode}: {curve}")
     if "indexer" in areas:

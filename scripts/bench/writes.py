@@ -3,12 +3,15 @@
 The import goes through ``import_file``, as ``reclaim import`` does: parse and validate
 the CSV, store the records, register the lots and index them into SQLite. Its anchor
 is the chain part alone: the same lots through ``register_lots`` in batches of 100 on
-another fresh chain.
+another fresh chain. The import also times empty blocks before and after it, since
+anvil 1.7.1 recomputes the state root over the whole state for every block.
 
 The mining curve sends custody transfers back to back through ``TransactionSender``
-on anvil started like the embedded chain (``--state``, ``--state-interval 5``) and
-measures transfers per second at several chain heights, reached with ``anvil_mine``.
-Each mining mode gets its own fresh chain.
+and measures transfers per second at several chain heights, reached with
+``anvil_mine`` in steps of ``MINE_STEP`` blocks. Each mining mode gets its own fresh
+chain. The embedded chain's flags come from ``anvil.chain_flags``; the "before" mode
+is the embedded chain as it was started before (prague, every block state kept),
+whose blocks cost more as the chain grows, so its curve stops at ``BEFORE_MAX_HEIGHT``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from ledger.contracts.deployment import deploy, registry_contract
 from ledger.importer import parse_inventory
 from ledger.importing import import_file
 from ledger.records import lot_record, record_hash
-from ledger.settings import Settings
+from ledger.settings import DEFAULT_ANVIL_STATE_HISTORY, Settings
 from ledger.toolchain import PROJECT_ROOT, find_tool
 from ledger.units import ascii_bytes32
 from ledger.writes import LotInput, register_buildings, register_lots
@@ -46,21 +49,44 @@ from scripts.bench.common import Result, local_chain, sender_for
 DATA = PROJECT_ROOT / "data" / "wallonia"
 TRANSFERS_PER_POINT = 300
 TRANSFER_GAS = 150_000
+MINE_STEP = 5_000
+# Mining the "before" mode's first 10,000 blocks took about 110 s on two shared cores
+# and each block costs more as the chain grows, so its curve stops here.
+BEFORE_MAX_HEIGHT = 25_000
+EMPTY_BLOCKS_TIMED = 50
+STATE_FILE_FLAG = "STATE_FILE"
 
 
 @dataclass(frozen=True)
 class MiningMode:
-    """A mining mode of anvil, set over JSON-RPC once the registry is deployed."""
+    """A mining mode of anvil, set over JSON-RPC once the registry is deployed.
+
+    ``STATE_FILE`` in ``anvil_flags`` stands for the state file in the chain's folder.
+    """
 
     name: str
     anvil_flags: tuple[str, ...]
     automine: bool
+    max_height: int | None = None
 
 
+EMBEDDED_FLAGS = tuple(
+    anvil.chain_flags(Path(STATE_FILE_FLAG), DEFAULT_ANVIL_STATE_HISTORY)
+)
+BEFORE_FLAGS = ("--state", STATE_FILE_FLAG, "--state-interval", "5")
 MODES = (
-    MiningMode("automine (embedded chain)", (), True),
-    MiningMode("automine, --prune-history", ("--prune-history",), True),
-    MiningMode("one block per send batch", (), False),
+    MiningMode(
+        "automine, before (prague, all block states kept)",
+        BEFORE_FLAGS,
+        True,
+        BEFORE_MAX_HEIGHT,
+    ),
+    MiningMode(
+        "automine, cancun, --prune-history 32 (embedded chain)", EMBEDDED_FLAGS, True
+    ),
+    MiningMode(
+        "one block per send batch, embedded chain's flags", EMBEDDED_FLAGS, False
+    ),
 )
 
 
@@ -85,8 +111,18 @@ def write_inventory(path: Path, rows: int) -> Path:
     return path
 
 
-def measure_import(rows: int) -> tuple[float, float]:
-    """Return the seconds to import ``rows`` lots, and to register them alone."""
+@dataclass(frozen=True)
+class ImportFigures:
+    """Seconds of the import and of its anchor, and milliseconds per empty block."""
+
+    import_seconds: float
+    anchor_seconds: float
+    block_ms_fresh: float
+    block_ms_after: float
+
+
+def measure_import(rows: int) -> ImportFigures:
+    """Time importing ``rows`` lots, registering them alone, and empty blocks."""
     with tempfile.TemporaryDirectory(
         prefix="reclaim-bench-import-", ignore_cleanup_errors=True
     ) as folder:
@@ -94,6 +130,11 @@ def measure_import(rows: int) -> tuple[float, float]:
         settings = Settings(data_dir=Path(folder) / "data")
         ledger = open_ledger(settings, deploy_if_missing=True, notice=lambda _: None)
         try:
+            info = anvil.read_info(settings.data_dir)
+            if info is None:
+                raise RuntimeError(f"The chain in {settings.data_dir} is not running.")
+            url = info.rpc_url
+            block_ms_fresh = _empty_block_ms(url)
             started = time.perf_counter()
             result = import_file(
                 ledger,
@@ -103,6 +144,7 @@ def measure_import(rows: int) -> tuple[float, float]:
                 lambda: Progress(disable=True),
             )
             ours = time.perf_counter() - started
+            block_ms_after = _empty_block_ms(url)
         finally:
             anvil.stop(settings.data_dir)
         if result.lots_registered != rows:
@@ -118,7 +160,13 @@ def measure_import(rows: int) -> tuple[float, float]:
         started = time.perf_counter()
         register_lots(registry, operator, operator.address, lots, batch_size=100)
         anchor = time.perf_counter() - started
-    return ours, anchor
+    return ImportFigures(ours, anchor, block_ms_fresh, block_ms_after)
+
+
+def _empty_block_ms(url: str) -> float:
+    started = time.perf_counter()
+    _rpc(url, "anvil_mine", [hex(EMPTY_BLOCKS_TIMED)], timeout=600)
+    return (time.perf_counter() - started) * 1000 / EMPTY_BLOCKS_TIMED
 
 
 def _lot_inputs(path: Path) -> list[LotInput]:
@@ -137,8 +185,8 @@ def _lot_inputs(path: Path) -> list[LotInput]:
 
 
 @contextmanager
-def embedded_like_anvil(extra_flags: tuple[str, ...]) -> Iterator[tuple[Path, str]]:
-    """Start anvil with the embedded chain's flags plus ``extra_flags``."""
+def mode_anvil(flags: tuple[str, ...]) -> Iterator[tuple[Path, str]]:
+    """Start anvil with ``flags``, the state file in a temporary folder."""
     with tempfile.TemporaryDirectory(
         prefix="reclaim-bench-anvil-", ignore_cleanup_errors=True
     ) as folder:
@@ -154,11 +202,10 @@ def embedded_like_anvil(extra_flags: tuple[str, ...]) -> Iterator[tuple[Path, st
             "5",
             "--mnemonic",
             DEV_MNEMONIC,
-            "--state",
-            str(data_dir / "anvil-state.json"),
-            "--state-interval",
-            "5",
-            *extra_flags,
+            *(
+                str(data_dir / anvil.STATE_FILE) if flag == STATE_FILE_FLAG else flag
+                for flag in flags
+            ),
         ]
         process = subprocess.Popen(
             command,
@@ -223,8 +270,13 @@ class CurvePoint:
 
 
 def measure_curve(mode: MiningMode, heights: list[int]) -> list[CurvePoint]:
-    """Measure custody transfers per second at each height in ``heights``."""
-    with embedded_like_anvil(mode.anvil_flags) as (data_dir, url):
+    """Measure custody transfers per second at each height in ``heights``.
+
+    Heights above the mode's ``max_height`` are skipped.
+    """
+    if mode.max_height is not None:
+        heights = [height for height in heights if height <= mode.max_height]
+    with mode_anvil(mode.anvil_flags) as (data_dir, url):
         w3 = connect(url)
         operator = sender_for(w3, 0)
         holder = sender_for(w3, 1)
@@ -242,9 +294,8 @@ def measure_curve(mode: MiningMode, heights: list[int]) -> list[CurvePoint]:
         points = []
         for height in heights:
             started = time.perf_counter()
-            missing = height - w3.eth.block_number
-            if missing > 0:
-                _rpc(url, "anvil_mine", [hex(missing)], timeout=3600)
+            while (missing := height - w3.eth.block_number) > 0:
+                _rpc(url, "anvil_mine", [hex(min(missing, MINE_STEP))], timeout=3600)
             mine_seconds = time.perf_counter() - started
             rate = _transfer_rate(url, holder, registry, receiver, mode.automine)
             points.append(CurvePoint(height, rate, mine_seconds))
@@ -286,18 +337,26 @@ def run(
     rows: int, heights: list[int]
 ) -> tuple[list[Result], dict[str, list[CurvePoint]]]:
     """Run the import and every mining mode's curve; return rows and the curves."""
-    ours, anchor = measure_import(rows)
+    figures = measure_import(rows)
     results = [
         Result(
             f"import {rows:,} inventory rows (chain + SQL)",
-            rows / ours,
-            rows / anchor,
+            rows / figures.import_seconds,
+            rows / figures.anchor_seconds,
             "lots/s",
             f"{rows:,} rows; anchor: register_lots only",
             target_value=rows / 10,
             target_text=f"≤ 10 s (≥ {rows / 10:,.0f} lots/s)",
-            note=f"{ours:.1f} s",
-        )
+            note=f"{figures.import_seconds:.1f} s",
+        ),
+        Result(
+            f"empty block after the import vs fresh chain ({rows:,} lots of state)",
+            figures.block_ms_after,
+            figures.block_ms_fresh,
+            "ms/block",
+            f"{EMPTY_BLOCKS_TIMED} blocks mined with anvil_mine",
+            higher_is_better=False,
+        ),
     ]
     curves = {}
     for mode in MODES:
@@ -305,13 +364,14 @@ def run(
         curves[mode.name] = points
         results.append(
             Result(
-                f"tx/s at {heights[-1]:,} blocks vs fresh: {mode.name}",
+                f"tx/s at {points[-1].height:,} blocks vs fresh: {mode.name}",
                 points[-1].transfers_per_second,
                 points[0].transfers_per_second,
                 "tx/s",
                 f"{TRANSFERS_PER_POINT} transfers per point",
                 target_ratio=0.5,
                 target_text="≥ 0.5× fresh",
+                note=f"mining took {sum(p.mine_seconds for p in points):.0f} s",
             )
         )
     return results, curves
