@@ -31,7 +31,7 @@ from ledger.contracts.artifacts import load_artifact
 from ledger.db.models import Building, Holding, Lot, RawEvent
 from ledger.errors import IndexerError
 from ledger.indexer.decode import EventDecoder, UndecodableLog
-from ledger.indexer.rpc import LogRangeTooLarge, RpcClient
+from ledger.indexer.rpc import LogRangeTooLarge, RpcClient, RpcError
 from ledger.indexer.store import ROW_EVENTS, read_checkpoint, row_origin
 from ledger.units import ascii_bytes32
 
@@ -171,7 +171,17 @@ class _Caller:
                 )
                 for types, values in chunk
             ]
-            for raw in self.rpc.batch(calls):
+            try:
+                answers = self.rpc.batch(calls)
+            except RpcError as exc:
+                raise IndexerError(
+                    f"The node cannot run calls at block {int(self.block, 16)}, the "
+                    f"mirror's last block: {exc.rpc_message}. A node keeps the state of "
+                    "recent blocks only (the embedded chain keeps "
+                    "RECLAIM_ANVIL_STATE_HISTORY blocks); run 'reclaim index' to bring "
+                    "the mirror to the chain's head, then verify again."
+                ) from exc
+            for raw in answers:
                 results.append(abi_decode([output], bytes.fromhex(str(raw)[2:]))[0])
         return results
 

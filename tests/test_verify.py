@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from indexer_support import (
@@ -19,6 +20,7 @@ from indexer_support import (
     send_transfer,
 )
 from ledger.chain.accounts import dev_account
+from ledger.errors import IndexerError
 from ledger.indexer.digest import mirror_digest
 from ledger.indexer.rpc import RpcClient
 from ledger.verify import verify_mirror
@@ -207,3 +209,23 @@ def test_split_merge_install_verified(
     # The summary counts registered quantities once: 3 lots of 1,000 pieces.
     _, by_building = summary(ledger.engine)
     assert [line.lots for line in by_building.values()] == [3]
+
+
+def test_verify_names_the_fix_when_the_node_dropped_the_state(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 3, batch_size=3)
+    indexer = new_indexer(ledger, ledger.engine)
+    indexer.run_to_head()
+    rpc = RpcClient(ledger.url)
+    # The embedded chain keeps the state of its last 32 blocks; move the head past it.
+    ledger.w3.provider.make_request("anvil_mine", [hex(40)])
+
+    with pytest.raises(IndexerError, match="run 'reclaim index'") as failure:
+        verify_mirror(ledger.engine, rpc)
+    assert "BlockOutOfRange" in str(failure.value)
+
+    indexer.run_to_head()
+    assert verify_mirror(ledger.engine, rpc).ok
