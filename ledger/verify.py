@@ -176,8 +176,8 @@ class _Caller:
             except RpcError as exc:
                 raise IndexerError(
                     f"The node cannot run calls at block {int(self.block, 16)}, the "
-                    f"mirror's last block: {exc.rpc_message}. A node keeps the state of "
-                    "recent blocks only (the embedded chain keeps "
+                    f"mirror's last block: {exc.rpc_message}. A node keeps the state "
+                    "of recent blocks only (the embedded chain keeps "
                     "RECLAIM_ANVIL_STATE_HISTORY blocks); run 'reclaim index' to bring "
                     "the mirror to the chain's head, then verify again."
                 ) from exc

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
-
 from indexer_support import (
     clean_digest,
     new_indexer,
@@ -19,6 +17,8 @@ from indexer_support import (
     running_api,
     send_transfer,
 )
+from sqlalchemy import text
+
 from ledger.chain.accounts import dev_account
 from ledger.errors import IndexerError
 from ledger.indexer.digest import mirror_digest
