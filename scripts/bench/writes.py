@@ -74,6 +74,14 @@ EMBEDDED_FLAGS = tuple(
     anvil.chain_flags(Path(STATE_FILE_FLAG), DEFAULT_ANVIL_STATE_HISTORY)
 )
 BEFORE_FLAGS = ("--state", STATE_FILE_FLAG, "--state-interval", "5")
+# The embedded flags without the periodic state dump, to show what the dump costs as
+# the chain grows. Not a mode to run: a crash would lose everything since the start.
+NO_DUMP_FLAGS = tuple(
+    flag
+    for index, flag in enumerate(EMBEDDED_FLAGS)
+    if flag != "--state-interval"
+    and (index == 0 or EMBEDDED_FLAGS[index - 1] != "--state-interval")
+)
 MODES = (
     MiningMode(
         "automine, before (prague, all block states kept)",
@@ -83,6 +91,11 @@ MODES = (
     ),
     MiningMode(
         "automine, cancun, --prune-history 32 (embedded chain)", EMBEDDED_FLAGS, True
+    ),
+    MiningMode(
+        "automine, embedded chain's flags without the periodic state dump",
+        NO_DUMP_FLAGS,
+        True,
     ),
     MiningMode(
         "one block per send batch, embedded chain's flags", EMBEDDED_FLAGS, False
