@@ -75,7 +75,8 @@ EMBEDDED_FLAGS = tuple(
 )
 BEFORE_FLAGS = ("--state", STATE_FILE_FLAG, "--state-interval", "5")
 # The embedded flags without the periodic state dump, to show what the dump costs as
-# the chain grows. Not a mode to run: a crash would lose everything since the start.
+# the chain grows. It is for comparison only: without the dump, a crash loses every
+# block since anvil started.
 NO_DUMP_FLAGS = tuple(
     flag
     for index, flag in enumerate(EMBEDDED_FLAGS)
