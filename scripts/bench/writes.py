@@ -376,6 +376,9 @@ def run(
     for mode in MODES:
         points = measure_curve(mode, heights)
         curves[mode.name] = points
+        if len(points) < 2:
+            # The mode's curve stopped before the second height: no ratio to report.
+            continue
         results.append(
             Result(
                 f"tx/s at {points[-1].height:,} blocks vs fresh: {mode.name}",
