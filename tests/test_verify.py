@@ -211,7 +211,7 @@ def test_split_merge_install_verified(
     assert [line.lots for line in by_building.values()] == [3]
 
 
-def test_verify_names_the_fix_when_the_node_dropped_the_state(
+def test_verify_pruned_state_names_fix(
     chain: tuple[Path, str], database_url: str
 ) -> None:
     data_dir, _ = chain
