@@ -18,7 +18,7 @@ from indexer_support import (
     register_test_lots,
     send_transfer,
 )
-from ledger.db.models import Block, Transfer
+from ledger.db.models import Block, RawEvent, Transfer
 from ledger.indexer.digest import mirror_digest
 from ledger.indexer.rpc import RpcClient
 from ledger.indexer.sync import ReorgTooDeep
@@ -109,3 +109,29 @@ def test_reorg_deeper_than_finality_depth_stops(
     with pytest.raises(ReorgTooDeep, match="deeper than the finality depth of 2"):
         indexer.run_to_head()
     assert mirror_digest(ledger.engine) == before
+
+
+def test_pruned_headers_keep_events_and_window(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    """Across many small batches, only final blocks without events lose their header."""
+    data_dir, _ = chain
+    depth = 3
+    ledger = open_test_ledger(data_dir, database_url, confirmations=depth)
+    register_test_lots(ledger, 4)
+    # Ranges of 2 blocks, so that headers stored by one batch are pruned by later ones.
+    indexer = new_indexer(ledger, ledger.engine, log_range=2)
+    for step in range(12):
+        if step % 3 == 0:
+            send_transfer(ledger, 1 + step % 4, 1 + step)
+        else:
+            _rpc(ledger, "evm_mine", [])
+        indexer.run_to_head()
+
+    head = ledger.w3.eth.block_number
+    with ledger.engine.connect() as connection:
+        stored = set(connection.scalars(select(Block.number)))
+        with_events = set(connection.scalars(select(RawEvent.block_number)))
+    expected = with_events | set(range(head - depth, head + 1))
+    assert stored == expected
+    assert len(with_events) >= 5

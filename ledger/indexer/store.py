@@ -125,14 +125,15 @@ def store_batch(
     to_block_hash: str,
     expected_last_block: int | None = None,
     prune_below: int | None = None,
+    prune_from: int = 0,
 ) -> None:
     """Store the events of a block range and move the checkpoint to ``to_block``.
 
     ``headers`` holds the header of every block that has an event, and of the recent
     blocks whose hashes the reorganisation check needs. ``expected_last_block`` guards
     against another indexer having moved the checkpoint since it was read. Block rows
-    without events below ``prune_below`` are deleted, since those blocks are final.
-    The caller runs this inside one transaction.
+    without events from ``prune_from`` up to ``prune_below`` are deleted, since those
+    blocks are final. The caller runs this inside one transaction.
     """
     checkpoint = read_checkpoint(connection, for_update=True)
     if checkpoint is None:
@@ -153,7 +154,7 @@ def store_batch(
     _store_raw_events(connection, events)
     _store_derived_rows(connection, events, headers)
     if prune_below is not None:
-        _prune_blocks(connection, prune_below)
+        _prune_blocks(connection, prune_from, prune_below)
 
     connection.execute(
         update(SyncState)
@@ -235,10 +236,18 @@ def _store_blocks(connection: Connection, headers: dict[int, dict[str, Any]]) ->
     insert_rows(connection, Block.__table__, BLOCK_COLUMNS, rows)  # type: ignore[arg-type]
 
 
-def _prune_blocks(connection: Connection, below: int) -> None:
-    with_events = select(RawEvent.block_number).where(RawEvent.block_number < below)
+def _prune_blocks(connection: Connection, lowest: int, below: int) -> None:
+    # Bounded below, so that the cost stays with the batch and does not grow with
+    # the number of blocks and events already in the mirror.
+    with_events = select(RawEvent.block_number).where(
+        RawEvent.block_number >= lowest, RawEvent.block_number < below
+    )
     connection.execute(
-        delete(Block).where(Block.number < below, Block.number.not_in(with_events))
+        delete(Block).where(
+            Block.number >= lowest,
+            Block.number < below,
+            Block.number.not_in(with_events),
+        )
     )
 
 

@@ -391,6 +391,9 @@ class Indexer:
                 _hash(read.headers[read.to_block]),
                 expected_last_block=read.from_block - 1,
                 prune_below=read.head - self.finality_depth,
+                # Earlier batches pruned every final block below their own head
+                # minus the depth, and their heads were at least this checkpoint.
+                prune_from=read.from_block - 1 - self.finality_depth,
             )
 
         result = BatchResult(
