@@ -119,11 +119,14 @@ def start(
     accounts: int,
     port: int | None = None,
     state_history: int = DEFAULT_ANVIL_STATE_HISTORY,
+    state_interval: int | None = STATE_INTERVAL,
 ) -> AnvilInfo:
     """Start anvil in the background, loading the saved state, unless it already runs.
 
     ``state_history`` is the number of recent blocks whose state anvil keeps for
-    calls at past blocks.
+    calls at past blocks. ``state_interval`` is the period in seconds of the state
+    dump. With None, anvil saves its state only when it stops, so a crash loses
+    every block since it started.
     """
     running = read_info(data_dir)
     if running is not None:
@@ -144,7 +147,7 @@ def start(
         str(accounts),
         "--mnemonic",
         DEV_MNEMONIC,
-        *chain_flags(data_dir / STATE_FILE, state_history),
+        *chain_flags(data_dir / STATE_FILE, state_history, state_interval),
     ]
     with open(data_dir / LOG_FILE, "ab") as log:
         process = subprocess.Popen(
@@ -162,13 +165,15 @@ def start(
     return info
 
 
-def chain_flags(state_file: Path, state_history: int) -> list[str]:
+def chain_flags(
+    state_file: Path, state_history: int, state_interval: int | None = STATE_INTERVAL
+) -> list[str]:
     """Return the anvil flags that persist the state and set the block production."""
+    dump = [] if state_interval is None else ["--state-interval", str(state_interval)]
     return [
         "--state",
         str(state_file),
-        "--state-interval",
-        str(STATE_INTERVAL),
+        *dump,
         "--hardfork",
         HARDFORK,
         "--prune-history",

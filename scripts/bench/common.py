@@ -34,6 +34,8 @@ BENCH_SOURCES = (
     "contracts/prototype/LazyLotRegistry.sol",
 )
 BUILD_DIR = PROJECT_ROOT / "build" / "bench"
+# Funded development accounts of the benchmark chains.
+CHAIN_ACCOUNTS = 10
 DEPLOY_GAS = 8_000_000
 
 
@@ -128,7 +130,7 @@ def peak_rss_mb() -> float:
 
 
 @contextmanager
-def local_chain(accounts: int = 10) -> Iterator[tuple[Path, str]]:
+def local_chain(accounts: int = CHAIN_ACCOUNTS) -> Iterator[tuple[Path, str]]:
     """Start the embedded anvil in a temporary data folder; yield the folder and URL.
 
     The folder is removed on a best-effort basis: ``anvil.stop`` returns when the npm

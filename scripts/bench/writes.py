@@ -78,10 +78,9 @@ BEFORE_FLAGS = ("--state", STATE_FILE_FLAG, "--state-interval", "5")
 # the chain grows. It is for comparison only: without the dump, a crash loses every
 # block since anvil started.
 NO_DUMP_FLAGS = tuple(
-    flag
-    for index, flag in enumerate(EMBEDDED_FLAGS)
-    if flag != "--state-interval"
-    and (index == 0 or EMBEDDED_FLAGS[index - 1] != "--state-interval")
+    anvil.chain_flags(
+        Path(STATE_FILE_FLAG), DEFAULT_ANVIL_STATE_HISTORY, state_interval=None
+    )
 )
 MODES = (
     MiningMode(
