@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,14 +12,25 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DisconnectionError,
+    NoSuchModuleError,
+    OperationalError,
+)
 
 from ledger.errors import ConfigurationError
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # Readers wait this long for the indexer's write lock instead of failing at once.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# A pooled server connection idle for longer is tested before use, so that one
+# dropped by a server restart is replaced instead of failing a request.
+IDLE_SECONDS_BEFORE_PING = 5.0
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -38,13 +52,16 @@ def make_engine(url: str, **options: Any) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         return engine
     try:
-        return create_engine(url, pool_pre_ping=True, **options)
+        engine = create_engine(url, **options)
     except (ModuleNotFoundError, NoSuchModuleError) as exc:
         raise ConfigurationError(
             f"RECLAIM_DATABASE_URL {parsed.render_as_string(hide_password=True)!r} "
             f"needs a database driver that is not installed ({exc}); use sqlite:/// "
             "or postgresql+psycopg://."
         ) from None
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_when_idle(engine))
+    return engine
 
 
 def migrate(engine: Engine) -> None:
@@ -106,3 +123,34 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_when_idle(engine: Engine) -> Callable[[Any, Any, Any], None]:
+    """Return a checkout listener that tests connections which sat idle in the pool.
+
+    SQLAlchemy's ``pool_pre_ping`` tests on every checkout, one more round trip per
+    request. Under load connections return within milliseconds, so only those idle
+    for a while are tested. A connection dropped while in use still fails its
+    statement once, and SQLAlchemy then replaces every connection of the pool.
+    """
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None:
+            return
+        if time.monotonic() - checked_in_at < IDLE_SECONDS_BEFORE_PING:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            alive = False
+            logger.warning("A pooled database connection failed its test: %s", exc)
+        if not alive:
+            # The pool discards this connection and checks out another.
+            raise DisconnectionError("The pooled connection is closed.")
+
+    return ping_if_idle

@@ -1,0 +1,60 @@
+"""Pooled PostgreSQL connections: tested after idling, not on every checkout."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from conftest import POSTGRES_ADMIN_URL
+from sqlalchemy import text
+
+from ledger.db import engine as engine_module
+from ledger.db.engine import make_engine
+
+# Pooled server connections exist on PostgreSQL only.
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def _backend_pid(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        return int(connection.scalar(text("SELECT pg_backend_pid()")))
+
+
+def _count_pings(engine, monkeypatch):  # type: ignore[no-untyped-def]
+    pings: list[int] = []
+    original = engine.dialect.do_ping
+
+    def counted(dbapi_connection):  # type: ignore[no-untyped-def]
+        pings.append(1)
+        return original(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    return pings
+
+
+def test_busy_connection_skips_ping(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    pings = _count_pings(engine, monkeypatch)
+    first = _backend_pid(engine)
+    second = _backend_pid(engine)
+    assert second == first
+    assert pings == []
+    engine.dispose()
+
+
+def test_idle_dropped_connection_replaced(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    pings = _count_pings(engine, monkeypatch)
+    dropped = _backend_pid(engine)
+    # As a server restart would, end the pooled connection's server process.
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (dropped,))
+    monkeypatch.setattr(engine_module, "IDLE_SECONDS_BEFORE_PING", 0.0)
+
+    replacement = _backend_pid(engine)
+    assert replacement != dropped
+    assert len(pings) == 1
+    engine.dispose()
