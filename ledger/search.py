@@ -436,18 +436,18 @@ def inventory_candidates(columns: Collection[str] | None = None) -> Any:
     unknown = sorted(set(names) - set(fields))
     if unknown:
         raise ValueError(
-            f"Candidate columns {unknown} do not exist; use some of {list(fields)}."
+            f"Candidate columns {unknown} are unknown. Choose from {list(fields)}."
         )
-    wanted = {name: fields[name] for name in fields if name in names}
+    selected = {name: fields[name] for name in fields if name in names}
     statement = select(
-        *(column.label(name) for name, column in wanted.items())
+        *(column.label(name) for name, column in selected.items())
     ).select_from(Lot)
-    needs_building_entry = not wanted.keys().isdisjoint(_BUILDING_ENTRY_COLUMNS)
+    needs_building_entry = not selected.keys().isdisjoint(_BUILDING_ENTRY_COLUMNS)
     if needs_building_entry:
         statement = statement.outerjoin(
             Building, Building.building_id == Lot.building_id
         )
-    if not wanted.keys().isdisjoint(_LOT_ENTRY_COLUMNS):
+    if not selected.keys().isdisjoint(_LOT_ENTRY_COLUMNS):
         statement = statement.outerjoin(
             lot_entry, lot_entry.record_hash == Lot.record_hash
         )
