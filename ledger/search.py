@@ -37,7 +37,17 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Engine, Float, Select, case, cast, func, literal, select
+from sqlalchemy import (
+    Engine,
+    Float,
+    Select,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -304,7 +314,9 @@ def refresh_search_entries(engine: Engine) -> int:
         missing = connection.execute(
             select(Record.record_hash, Record.kind, Record.body).where(
                 Record.kind.in_(_SEARCHED_RECORD_KINDS),
-                Record.record_hash.not_in(select(SearchEntry.record_hash)),
+                # NOT EXISTS, because PostgreSQL hashes a NOT IN subquery only when
+                # it fits in work_mem, and otherwise rescans it for each record.
+                ~exists().where(SearchEntry.record_hash == Record.record_hash),
             )
         ).all()
         rows = []
