@@ -450,8 +450,8 @@ def search_lots(
                         select(Holding.lot_id).where(Holding.holder == holder)
                     )
                 )
-            # Counts lot ids only, which ix_lots_building_id_category and
-            # ix_lots_category_lot_id cover, so no lot row is read for the total.
+            # Without a holder, the indexes on category and building cover the
+            # count, so no lot row is read for the total.
             total = session.execute(
                 select(func.count()).select_from(Lot).where(*conditions)
             ).scalar_one()

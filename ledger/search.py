@@ -307,8 +307,8 @@ def refresh_search_entries(engine: Engine) -> int:
     with engine.begin() as connection:
         # Entries are added only for lot and building records, and no code deletes
         # a row of either table, so equal counts mean that every record has its
-        # entry. The counts read indexes only, while the query below reads every
-        # record. One statement takes both counts from one snapshot.
+        # entry. Both counts can come from indexes, while the query below reads
+        # every record. One statement takes both counts from one snapshot.
         if connection.execute(_ENTRIES_MISSING).scalar_one() == 0:
             return 0
         missing = connection.execute(
