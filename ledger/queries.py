@@ -24,6 +24,8 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from ledger.db.models import (
     Building,
@@ -436,27 +438,76 @@ def search_lots(
                 select(Building.building_id).where(Building.reference == building)
             )
         )
-    if holder:
-        conditions.append(
-            Lot.lot_id.in_(select(Holding.lot_id).where(Holding.holder == holder))
-        )
     with Session(engine) as session:
-        # Counts lot ids only, which the indexes on (building_id, category, lot_id)
-        # and (holder, lot_id) cover, so no lot row is read for the total.
-        total = session.execute(
-            select(func.count()).select_from(
-                select(Lot.lot_id).where(*conditions).subquery()
+        if holder and not conditions:
+            total, page = _holder_lots(session, holder, limit, offset)
+        else:
+            if holder:
+                # With another filter, SQLite walks the holder's lot ids in order,
+                # looks each one up in lots and stops after the page.
+                conditions.append(
+                    Lot.lot_id.in_(
+                        select(Holding.lot_id).where(Holding.holder == holder)
+                    )
+                )
+            # Without a holder, the indexes on category and building cover the
+            # count, so no lot row is read for the total.
+            total = session.execute(
+                select(func.count()).select_from(Lot).where(*conditions)
+            ).scalar_one()
+            page = (
+                select(Lot)
+                .where(*conditions)
+                .order_by(_lot_order(engine, category, building, holder))
+                .limit(limit)
+                .offset(offset)
             )
-        ).scalar_one()
-        lots = _lot_views(
-            session,
-            select(Lot)
-            .where(*conditions)
-            .order_by(Lot.lot_id)
-            .limit(limit)
-            .offset(offset),
-        )
+        lots = _lot_views(session, page)
     return int(total), lots
+
+
+def _lot_order(
+    engine: Engine, category: str | None, building: str | None, holder: str | None
+) -> Any:
+    """Return the ORDER BY term that sorts lots by id for these filters."""
+    if category and building and not holder and engine.dialect.name == "sqlite":
+        # SQLite, which has no table statistics here, would walk the category's lots
+        # in ix_lots_category_lot_id to skip the sort, and read the building of each.
+        # A unary plus keeps the order but hides lot_id from the index, so SQLite
+        # reads the few matching lots from ix_lots_building_id_category and sorts
+        # them.
+        return UnaryExpression(Lot.lot_id, operator=operators.custom_op("+"))
+    return Lot.lot_id
+
+
+def _holder_lots(
+    session: Session, holder: str, limit: int, offset: int
+) -> tuple[int, Any]:
+    """Count the lots of ``holder`` and return the query of one page of them.
+
+    The page joins from ix_holdings_holder_lot_id, so it walks the holder's lots in
+    id order and stops after ``offset + limit`` of them. The primary key (lot_id,
+    holder) gives at most one holding per lot, so the join adds no duplicates.
+    Ordering by the holding's lot_id, equal to the lot's, lets SQLite read that
+    index in order instead of sorting every lot of the holder.
+    """
+    # The index alone counts the holder's lots. The count equals that of their lots
+    # in the mirror because the indexer stores no holding with a zero balance. The
+    # contract emits LotRegistered with every mint, so the indexer writes each
+    # holding's lot in the same transaction as the holding.
+    total = session.execute(
+        select(func.count()).select_from(Holding).where(Holding.holder == holder)
+    ).scalar_one()
+    page = (
+        select(Lot)
+        .select_from(Holding)
+        .join(Lot, Lot.lot_id == Holding.lot_id)
+        .where(Holding.holder == holder)
+        .order_by(Holding.lot_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return total, page
 
 
 def lots_by_id(engine: Engine, lot_ids: list[int]) -> dict[int, LotView]:

@@ -31,13 +31,23 @@ import json
 import logging
 import math
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Engine, Float, Select, case, cast, func, literal, select
+from sqlalchemy import (
+    Engine,
+    Float,
+    Select,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -278,6 +288,16 @@ class SearchPage:
 # ------------------------------------------------------------------ entries
 
 
+_SEARCHED_RECORD_KINDS = ("lot", "building")
+_ENTRIES_MISSING = select(
+    select(func.count())
+    .select_from(Record)
+    .where(Record.kind.in_(_SEARCHED_RECORD_KINDS))
+    .scalar_subquery()
+    - select(func.count()).select_from(SearchEntry).scalar_subquery()
+)
+
+
 def refresh_search_entries(engine: Engine) -> int:
     """Add search entries for the lot and building records that have none yet.
 
@@ -285,10 +305,18 @@ def refresh_search_entries(engine: Engine) -> int:
     losing insert is skipped, not raised.
     """
     with engine.begin() as connection:
+        # Entries are added only for lot and building records, and no code deletes
+        # a row of either table, so equal counts mean that every record has its
+        # entry. Both counts can come from indexes, while the query below reads
+        # every record. One statement takes both counts from one snapshot.
+        if connection.execute(_ENTRIES_MISSING).scalar_one() == 0:
+            return 0
         missing = connection.execute(
             select(Record.record_hash, Record.kind, Record.body).where(
-                Record.kind.in_(("lot", "building")),
-                Record.record_hash.not_in(select(SearchEntry.record_hash)),
+                Record.kind.in_(_SEARCHED_RECORD_KINDS),
+                # NOT EXISTS, because PostgreSQL hashes a NOT IN subquery only when
+                # it fits in work_mem, and otherwise rescans it for each record.
+                ~exists().where(SearchEntry.record_hash == Record.record_hash),
             )
         ).all()
         rows = []
@@ -373,7 +401,7 @@ def filter_choices(engine: Engine) -> dict[str, list[str]]:
 # --------------------------------------------------------------- candidates
 
 
-def inventory_candidates() -> Any:
+def inventory_candidates(columns: Collection[str] | None = None) -> Any:
     """Return one row per lot with the searchable fields, listings first.
 
     Columns: ``lot_id``, ``category``, ``search_text`` (words with a leading space
@@ -383,40 +411,71 @@ def inventory_candidates() -> Any:
     seller's price, the yard's coordinates), otherwise from the inventory record and
     the origin building. Another source can replace this subquery with one that has
     the same columns.
+
+    ``columns`` keeps ``lot_id`` and only the named columns, and only the joins and
+    listing subqueries that they read, so that a count filtered on lot columns reads
+    an index of ``lots`` alone. Every join matches at most one row, so leaving one
+    out changes no row. None keeps every column.
     """
     lot_entry = aliased(SearchEntry)
     building_entry = aliased(SearchEntry)
-    return (
-        select(
-            Lot.lot_id.label("lot_id"),
-            Lot.category.label("category"),
-            (
-                literal(" ")
-                + func.coalesce(lot_entry.search_text, "")
-                + literal(" ")
-                + func.coalesce(building_entry.search_text, "")
-            ).label("search_text"),
-            lot_entry.material.label("material"),
-            lot_entry.condition_grade.label("condition_grade"),
-            Lot.quantity.label("quantity"),
-            func.coalesce(
-                _open_listing(Listing.price_cents), lot_entry.price_cents
-            ).label("price_cents"),
-            func.coalesce(
-                _open_listing(Listing.available_from), lot_entry.available_from
-            ).label("available_from"),
-            func.coalesce(
-                cast(_open_listing(Listing.latitude), Float), building_entry.latitude
-            ).label("latitude"),
-            func.coalesce(
-                cast(_open_listing(Listing.longitude), Float), building_entry.longitude
-            ).label("longitude"),
+    fields = {
+        "lot_id": Lot.lot_id,
+        "category": Lot.category,
+        "search_text": (
+            literal(" ")
+            + func.coalesce(lot_entry.search_text, "")
+            + literal(" ")
+            + func.coalesce(building_entry.search_text, "")
+        ),
+        "material": lot_entry.material,
+        "condition_grade": lot_entry.condition_grade,
+        "quantity": Lot.quantity,
+        "price_cents": func.coalesce(
+            _open_listing(Listing.price_cents), lot_entry.price_cents
+        ),
+        "available_from": func.coalesce(
+            _open_listing(Listing.available_from), lot_entry.available_from
+        ),
+        "latitude": func.coalesce(
+            cast(_open_listing(Listing.latitude), Float), building_entry.latitude
+        ),
+        "longitude": func.coalesce(
+            cast(_open_listing(Listing.longitude), Float), building_entry.longitude
+        ),
+    }
+    names = list(fields) if columns is None else ["lot_id", *columns]
+    unknown = sorted(set(names) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"Candidate columns {unknown} are unknown. Choose from {list(fields)}."
         )
-        .outerjoin(Building, Building.building_id == Lot.building_id)
-        .outerjoin(lot_entry, lot_entry.record_hash == Lot.record_hash)
-        .outerjoin(building_entry, building_entry.record_hash == Building.record_hash)
-        .subquery("candidates")
-    )
+    selected = {name: fields[name] for name in fields if name in names}
+    statement = select(
+        *(column.label(name) for name, column in selected.items())
+    ).select_from(Lot)
+    needs_building_entry = not selected.keys().isdisjoint(_BUILDING_ENTRY_COLUMNS)
+    if needs_building_entry:
+        statement = statement.outerjoin(
+            Building, Building.building_id == Lot.building_id
+        )
+    if not selected.keys().isdisjoint(_LOT_ENTRY_COLUMNS):
+        statement = statement.outerjoin(
+            lot_entry, lot_entry.record_hash == Lot.record_hash
+        )
+    if needs_building_entry:
+        statement = statement.outerjoin(
+            building_entry, building_entry.record_hash == Building.record_hash
+        )
+    return statement.subquery("candidates")
+
+
+# The candidate columns that read the lot's search entry, and those that read the
+# origin building's.
+_LOT_ENTRY_COLUMNS = frozenset(
+    ("search_text", "material", "condition_grade", "price_cents", "available_from")
+)
+_BUILDING_ENTRY_COLUMNS = frozenset(("search_text", "latitude", "longitude"))
 
 
 def _open_listing(column: Any) -> Any:
@@ -437,21 +496,31 @@ def _open_listing(column: Any) -> Any:
 def search(
     engine: Engine,
     query: SearchQuery,
-    candidate_source: Callable[[], Any] = inventory_candidates,
+    candidate_source: Callable[[], Any] | None = None,
 ) -> SearchPage:
     """Return the page of lots matching ``query`` and the total number of matches.
 
     ``candidate_source`` returns the subquery that the filters read; see
-    :func:`inventory_candidates` for its columns.
+    :func:`inventory_candidates` for its columns. None reads the mirror's inventory
+    with only the columns that each statement reads.
     """
     refresh_search_entries(engine)
-    candidates = candidate_source()
+    if candidate_source is None:
+        filtered = _filter_columns(query)
+        count_candidates = inventory_candidates(filtered)
+        candidates = inventory_candidates(filtered | _sort_columns(query))
+    else:
+        candidates = candidate_source()
+        count_candidates = candidates
     statement = select(candidates.c.lot_id).where(*_conditions(candidates, query))
 
     if query.near is None:
+        counted = select(count_candidates.c.lot_id).where(
+            *_conditions(count_candidates, query)
+        )
         with engine.connect() as connection:
             total = connection.execute(
-                select(func.count()).select_from(statement.subquery())
+                select(func.count()).select_from(counted.subquery())
             ).scalar_one()
             ids = list(
                 connection.execute(
@@ -467,6 +536,40 @@ def search(
     views = lots_by_id(engine, ids)
     hits = [SearchHit(views[lot_id], distances.get(lot_id)) for lot_id in ids]
     return SearchPage(query, int(total), hits)
+
+
+def _filter_columns(query: SearchQuery) -> set[str]:
+    """Return the candidate columns that the conditions of ``query`` read."""
+    columns: set[str] = set()
+    if normalise_text(query.text):
+        columns.add("search_text")
+    if query.category:
+        columns.add("category")
+    if query.material:
+        columns.add("material")
+    if query.condition:
+        columns.add("condition_grade")
+    if query.min_quantity is not None:
+        columns.add("quantity")
+    if query.max_price_eur is not None:
+        columns.add("price_cents")
+    if query.available_by is not None:
+        columns.add("available_from")
+    if query.near is not None and query.within_km is not None:
+        columns.update(("latitude", "longitude"))
+    return columns
+
+
+def _sort_columns(query: SearchQuery) -> set[str]:
+    """Return the candidate columns that the sort of ``query`` reads."""
+    if query.near is not None:
+        # _search_near computes distances and sorts in Python.
+        return {"latitude", "longitude", "price_cents", "available_from"}
+    if query.sort == "price":
+        return {"price_cents"}
+    if query.sort == "date":
+        return {"available_from"}
+    return set()
 
 
 def _conditions(candidates: Any, query: SearchQuery) -> list[Any]:

@@ -111,9 +111,11 @@ class Lot(Base):
     """A registered lot: its origin, unit, registered quantity and record hash."""
 
     __tablename__ = "lots"
-    # Lists lots of a building and category in id order without reading the rows.
+    # Lists lots of a building and category, or of one category, in id order without
+    # reading the rows.
     __table_args__ = (
         Index("ix_lots_building_id_category", "building_id", "category", "lot_id"),
+        Index("ix_lots_category_lot_id", "category", "lot_id"),
     )
 
     lot_id: Mapped[int] = mapped_column(Uint256, primary_key=True)
@@ -122,7 +124,7 @@ class Lot(Base):
         ForeignKey("buildings.building_id"), index=True
     )
     first_holder: Mapped[str] = mapped_column(ADDRESS)
-    category: Mapped[str] = mapped_column(String(66), index=True)
+    category: Mapped[str] = mapped_column(String(66))
     unit: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Uint256)
     unit_mass_grams: Mapped[int] = mapped_column(Uint256)
@@ -177,7 +179,8 @@ class Record(Base):
     __tablename__ = "records"
 
     record_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    # Indexed so that a search counts the lot and building records from the index.
+    kind: Mapped[str] = mapped_column(String(16), index=True)
     body: Mapped[str] = mapped_column(Text)
 
 
