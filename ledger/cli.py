@@ -721,7 +721,7 @@ def serve(
         typer.Option(
             min=1,
             help="Worker processes, each using up to one CPU core; more than 1 needs "
-            "a PostgreSQL mirror.",
+            "a SQLite file or PostgreSQL mirror, not an in-memory one.",
         ),
     ] = 1,
 ) -> None:
