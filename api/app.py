@@ -19,7 +19,7 @@ from api.passport import HistoryCache, history_body, lot_json
 from ledger.chain.accounts import parse_address
 from ledger.chain.connection import rpc_url
 from ledger.context import open_engine
-from ledger.db.engine import make_engine
+from ledger.db.engine import is_memory_database, make_engine
 from ledger.db.types import UINT256_MAX
 from ledger.errors import ConfigurationError, InvalidInput, LedgerError, NotFound
 from ledger.indexer.rpc import RpcClient
@@ -88,25 +88,22 @@ def _chain_status(settings: Settings) -> dict[str, Any]:
 
 
 def check_workers(settings: Settings, workers: int) -> None:
-    """Raise ConfigurationError unless ``workers`` processes can serve the mirror.
+    """Raise ConfigurationError unless ``workers`` processes can share the mirror.
 
-    Reservations check and write the stock of a listing under a lock of one process.
-    PostgreSQL also locks the listing row, so several workers are safe there, but
-    SQLite ignores that lock and two workers on one file could oversell a listing.
+    Each worker opens the mirror itself, so an in-memory SQLite database would be a
+    separate, empty one in every worker. Workers on one SQLite file or PostgreSQL
+    database take the market lock (ledger.locks) around each check-then-write.
     """
-    # NOTE: a sale's transfer checks reservations under the lock of its own process,
-    # so on PostgreSQL a reservation that another worker makes at that moment is not
-    # held back, as with the CLI next to the server (see ledger.deliveries).
     if workers == 1:
         return
     # make_engine raises ConfigurationError for an invalid URL; it does not connect.
-    backend = make_engine(settings.resolved_database_url).dialect.name
-    if backend != "postgresql":
+    url = make_engine(settings.resolved_database_url).url
+    if is_memory_database(url):
         raise ConfigurationError(
-            f"--workers {workers} needs a PostgreSQL mirror, but the mirror is "
-            f"{backend}: reservations are checked under a lock of one process, so "
-            "several processes on one SQLite file could oversell a listing. Use "
-            "--workers 1, or set RECLAIM_DATABASE_URL to a PostgreSQL database."
+            f"--workers {workers} needs a mirror that the workers share, but "
+            f"{url.render_as_string(hide_password=True)!r} is an in-memory SQLite "
+            "database, so each worker would have its own. Use --workers 1, or set "
+            "RECLAIM_DATABASE_URL to a SQLite file or a PostgreSQL database."
         )
 
 

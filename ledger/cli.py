@@ -400,6 +400,7 @@ def transfer(
         transfer_with_note,
     )
     from ledger.indexing import run_index
+    from ledger.locks import market_lock
 
     ledger = open_ledger(state.settings, notice=notice)
     logistics = Logistics(transporter, pickup, delivery, vehicle)
@@ -428,8 +429,10 @@ def transfer(
             console.print(f"Transfer {reference!r} is already recorded; skipped.")
             return
     signer = signing_account(ledger, sender)
-    check_balance(ledger, signer.address, lot, parse_quantity(quantity))
-    receipt = transfer_lot(ledger, lot, sender, to, quantity, reason, reference)
+    # Under the market lock, so no reservation takes the quantity after the check.
+    with market_lock(ledger.engine):
+        check_balance(ledger, signer.address, lot, parse_quantity(quantity))
+        receipt = transfer_lot(ledger, lot, sender, to, quantity, reason, reference)
     report_write(ledger, receipt, f"Transferred {quantity} of lot {lot} to {to}.")
 
 
@@ -718,7 +721,7 @@ def serve(
         typer.Option(
             min=1,
             help="Worker processes, each using up to one CPU core; more than 1 needs "
-            "a PostgreSQL mirror.",
+            "a SQLite file or PostgreSQL mirror, not an in-memory one.",
         ),
     ] = 1,
 ) -> None:

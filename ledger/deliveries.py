@@ -31,6 +31,7 @@ from ledger.errors import (
     PermissionDenied,
 )
 from ledger.importing import resolve_address
+from ledger.locks import market_lock
 from ledger.logistics import (
     DEFAULT_VEHICLE,
     Place,
@@ -187,13 +188,13 @@ def transfer_with_note(
     receiver_address = resolve_address(ledger, receiver)
     if receiver_address.lower() == sender_address.lower():
         raise InvalidInput(f"{receiver!r} is the sender itself; name another receiver.")
-    # Imported here because ledger.market imports this module.
-    from ledger.market import reservation_lock
-
-    # The lock keeps reservations in this process from taking the quantity between
-    # the check and the mined transfer.
-    # NOTE: a reservation made by another process on the same mirror is not blocked.
-    with reservation_lock:
+    # The lock keeps reservations of every process on the mirror from taking the
+    # quantity between the check and the mined transfer.
+    # NOTE: listings and reservations read holdings from the mirror, which shows the
+    # sender's old holding until the transfer is indexed after the lock is released.
+    # A reservation made in that window can exceed the holding, and its sale then
+    # fails check_balance.
+    with market_lock(ledger.engine):
         check_balance(ledger, sender_address, lot_id, amount, reservation_id, now)
 
         transport, estimate = plan_transport(

@@ -79,3 +79,7 @@ class PermissionDenied(LedgerError):
 
 class Conflict(LedgerError):
     """A request conflicts with the current state, such as more than is available."""
+
+
+class LockTimeout(LedgerError):
+    """A timeout while waiting for a lock that another thread or process holds."""

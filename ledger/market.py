@@ -10,13 +10,16 @@ still available is computed on every read from the mirror, never kept as a count
 
 An active reservation keeps its quantity from others until it expires. A confirmed
 reservation keeps it until its transfer is in the mirror, where it counts as sold.
+
+Each write that checks availability first runs under :func:`ledger.locks.market_lock`,
+which serialises it with the other checks and writes of every thread and process on
+the same mirror, API workers and CLI commands alike.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -46,6 +49,7 @@ from ledger.deliveries import (
     transfer_with_note,
 )
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ledger.locks import market_lock
 from ledger.logistics import Place, parse_coordinate
 from ledger.organisations import OrganisationView, check_text
 from ledger.units import CENTS_PER_EURO, QUANTITY_SCALE, Unit, parse_money_cents
@@ -64,15 +68,6 @@ MIN_RESERVATION_HOURS = 1 / 60
 MAX_PRICE_CENTS = 10**13
 MAX_NAME_LENGTH = 200
 MAX_CONDITIONS_LENGTH = 2000
-
-# Serialises check-then-write sequences in this process. PostgreSQL also locks the
-# listing row, so two processes cannot reserve the same quantity at once.
-# NOTE: SQLite ignores FOR UPDATE and the driver starts its transaction only at the
-# first write, so two processes sharing one SQLite file could oversell a listing. Run
-# one API process per SQLite file, or use PostgreSQL.
-_write_lock = threading.RLock()
-# Held by transfers with a delivery note while they check reservations and send.
-reservation_lock = _write_lock
 
 
 @dataclass(frozen=True)
@@ -181,7 +176,7 @@ def create_listing(
     )
     latitude, longitude = _coordinates(data.latitude, data.longitude)
 
-    with _write_lock, Session(engine) as session, session.begin():
+    with market_lock(engine), Session(engine) as session, session.begin():
         _lot(session, lot_id)
         holding = _holding(session, lot_id, seller.chain_address)
         if holding == 0:
@@ -225,7 +220,7 @@ def update_listing(
 ) -> ListingView:
     """Change a listing of ``seller``, keeping its quantity within holding and sales."""
     now = _now(now)
-    with _write_lock, Session(engine) as session, session.begin():
+    with market_lock(engine), Session(engine) as session, session.begin():
         row = _own_listing(session, seller, listing_id, for_update=True)
         if row.withdrawn_at is not None:
             raise Conflict(f"Listing {listing_id} is withdrawn; create a new listing.")
@@ -261,7 +256,7 @@ def withdraw_listing(
 ) -> ListingView:
     """Withdraw a listing of ``seller`` that has no active reservation."""
     now = _now(now)
-    with _write_lock, Session(engine) as session, session.begin():
+    with market_lock(engine), Session(engine) as session, session.begin():
         row = _own_listing(session, seller, listing_id, for_update=True)
         if row.withdrawn_at is not None:
             raise Conflict(f"Listing {listing_id} is already withdrawn.")
@@ -331,7 +326,7 @@ def reserve(
             f"A reservation lasts at least one minute ({MIN_RESERVATION_HOURS:.4f} "
             f"hours) and at most {MAX_RESERVATION_HOURS} hours, not {hours!r} hours."
         )
-    with _write_lock, Session(engine) as session, session.begin():
+    with market_lock(engine), Session(engine) as session, session.begin():
         listing = _listing(session, listing_id, for_update=True)
         if listing.organisation_id == buyer.id:
             raise PermissionDenied(
@@ -369,7 +364,7 @@ def cancel_reservation(
 ) -> ReservationView:
     """Cancel an active reservation as its buyer or its seller."""
     now = _now(now)
-    with _write_lock, Session(engine) as session, session.begin():
+    with market_lock(engine), Session(engine) as session, session.begin():
         row, listing = _reservation(session, reservation_id, for_update=True)
         _check_party(organisation, row, listing)
         if _status(row, now) != ACTIVE:
@@ -442,7 +437,7 @@ def confirm_sale(
     """
     now = _now(now)
     engine = ledger.engine
-    with _write_lock:
+    with market_lock(engine):
         with Session(engine) as session, session.begin():
             row, listing = _reservation(session, reservation_id, for_update=True)
             if listing.organisation_id != seller.id:

@@ -18,11 +18,13 @@ from indexer_support import running_api, serve_in_subprocess
 from rich.progress import Progress
 from sqlalchemy import insert, update
 
+from api.app import check_workers
 from api.passport import CachedHistory, HistoryCache, history_json, render_json
 from ledger.context import open_ledger
 from ledger.custody import transfer_lot
 from ledger.db.engine import open_database
 from ledger.db.models import Lot, Record
+from ledger.errors import ConfigurationError
 from ledger.importing import import_file
 from ledger.indexing import run_index
 from ledger.queries import lot_history
@@ -42,11 +44,9 @@ def test_history_shows_indexed_transfer(
     import_file(
         ledger, DATA / "inventory.csv", "ACT-001", None, lambda: Progress(disable=True)
     )
-    # Two workers on PostgreSQL, so each process has its own cache; one on SQLite,
-    # the most that serve accepts there.
-    options = ("--workers", "2") if database_url.startswith("postgresql") else ()
+    # Two workers, so each process has its own cache.
     with serve_in_subprocess(
-        data_dir, *options, RECLAIM_DATABASE_URL=database_url
+        data_dir, "--workers", "2", RECLAIM_DATABASE_URL=database_url
     ) as url:
         # Several connections, so that both workers are likely to cache the body.
         before = [httpx.get(f"{url}/lots/5/history") for _ in range(6)]
@@ -139,18 +139,38 @@ def test_history_cache_keeps_one_checkpoint() -> None:
     assert cache.get(5) is None
 
 
-def test_serve_workers_rejected_on_sqlite(tmp_path: Path) -> None:
+def test_serve_workers_rejected_in_memory(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "ledger", "--data-dir", str(tmp_path), "serve"]
-        + ["--workers", "2"],
+        [sys.executable, "-m", "ledger", "--data-dir", str(tmp_path)]
+        + ["--database-url", "sqlite://", "serve", "--workers", "2"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 1
     message = " ".join(result.stderr.split())
-    assert "--workers 2 needs a PostgreSQL mirror" in message
-    assert "sqlite" in message
+    assert "--workers 2 needs a mirror that the workers share" in message
+    assert "'sqlite://' is an in-memory SQLite database" in message
+
+
+def test_check_workers_accepts_shared_mirrors(tmp_path: Path) -> None:
+    for url in (
+        f"sqlite:///{tmp_path / 'mirror.sqlite3'}",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/reclaim",
+    ):
+        check_workers(Settings(data_dir=tmp_path, database_url=url), 4)
+    check_workers(Settings(data_dir=tmp_path), 4)
+
+
+def test_check_workers_rejects_memory_database(tmp_path: Path) -> None:
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(ConfigurationError) as raised:
+            check_workers(Settings(data_dir=tmp_path, database_url=url), 2)
+        message = str(raised.value)
+        assert "--workers 2 needs a mirror that the workers share" in message
+        assert "in-memory SQLite database" in message
+        assert "Use --workers 1" in message
+    check_workers(Settings(data_dir=tmp_path, database_url="sqlite://"), 1)
 
 
 WRK_OUTPUT = """\

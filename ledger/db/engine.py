@@ -11,7 +11,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DisconnectionError,
@@ -62,6 +62,13 @@ def make_engine(url: str, **options: Any) -> Engine:
     event.listen(engine, "checkin", _note_checkin)
     event.listen(engine, "checkout", _ping_when_idle(engine))
     return engine
+
+
+def is_memory_database(url: URL) -> bool:
+    """True for an in-memory SQLite database, which only its own process can open."""
+    if url.get_backend_name() != "sqlite":
+        return False
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
 
 
 def migrate(engine: Engine) -> None:
