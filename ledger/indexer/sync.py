@@ -352,10 +352,12 @@ class Indexer:
 
         head = to_block if head is None else max(head, to_block)
         window_start = max(from_block, head - self.finality_depth)
+        # The last block's header is needed even when it has no events and lies below
+        # the window, because its hash is checked here and becomes the checkpoint's.
         numbers = sorted(
             {event.block_number for event in events}
             | set(range(window_start, to_block + 1))
-            | {from_block}
+            | {from_block, to_block}
         )
         headers = dict(zip(numbers, self.rpc.headers(numbers), strict=True))
         if _hash(headers[to_block]) != _hash(before):
