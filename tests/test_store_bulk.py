@@ -553,3 +553,47 @@ def test_negative_balance_stores_nothing(database_url: str) -> None:
     assert checkpoint.last_block == 10
     assert raw_blocks == [10]
     assert holdings == {(5, ALICE): 10}
+
+
+def _block_numbers(engine: Engine) -> list[int]:
+    with engine.connect() as connection:
+        return list(
+            connection.execute(select(Block.number).order_by(Block.number)).scalars()
+        )
+
+
+def test_prune_from_bounds_deleted_blocks(database_url: str) -> None:
+    engine = open_database(database_url)
+    try:
+        _new_mirror(engine)
+        # Blocks 10-14 without events, kept as recent blocks.
+        with engine.begin() as connection:
+            store_batch(connection, [], _headers(range(10, 15)), 14, _block_hash(14))
+        # Block 16 has an event. Pruning below 16 from block 12 leaves 10 and 11.
+        with engine.begin() as connection:
+            store_batch(
+                connection,
+                [_transfer(16, 0, ZERO, ALICE, 5, 1)],
+                _headers(range(15, 17)),
+                16,
+                _block_hash(16),
+                prune_below=16,
+                prune_from=12,
+            )
+        bounded = _block_numbers(engine)
+        # Without prune_from, every block without events below 17 goes.
+        with engine.begin() as connection:
+            store_batch(
+                connection,
+                [],
+                _headers(range(17, 18)),
+                17,
+                _block_hash(17),
+                prune_below=17,
+            )
+        unbounded = _block_numbers(engine)
+    finally:
+        engine.dispose()
+
+    assert bounded == [10, 11, 16]
+    assert unbounded == [16, 17]

@@ -125,6 +125,7 @@ def store_batch(
     to_block_hash: str,
     expected_last_block: int | None = None,
     prune_below: int | None = None,
+    prune_from: int | None = None,
 ) -> None:
     """Store the events of a block range and move the checkpoint to ``to_block``.
 
@@ -132,7 +133,10 @@ def store_batch(
     blocks whose hashes the reorganisation check needs. ``expected_last_block`` guards
     against another indexer having moved the checkpoint since it was read. Block rows
     without events below ``prune_below`` are deleted, since those blocks are final.
-    The caller runs this inside one transaction.
+    ``prune_from`` limits the deletion to blocks from ``prune_from`` up, for a caller
+    that knows no block row without events is below it. Without it, the search reads
+    every stored event below ``prune_below``. The caller runs this inside one
+    transaction.
     """
     checkpoint = read_checkpoint(connection, for_update=True)
     if checkpoint is None:
@@ -153,7 +157,7 @@ def store_batch(
     _store_raw_events(connection, events)
     _store_derived_rows(connection, events, headers)
     if prune_below is not None:
-        _prune_blocks(connection, prune_below)
+        _prune_blocks(connection, prune_below, prune_from)
 
     connection.execute(
         update(SyncState)
@@ -235,11 +239,13 @@ def _store_blocks(connection: Connection, headers: dict[int, dict[str, Any]]) ->
     insert_rows(connection, Block.__table__, BLOCK_COLUMNS, rows)  # type: ignore[arg-type]
 
 
-def _prune_blocks(connection: Connection, below: int) -> None:
+def _prune_blocks(connection: Connection, below: int, lowest: int | None) -> None:
     with_events = select(RawEvent.block_number).where(RawEvent.block_number < below)
-    connection.execute(
-        delete(Block).where(Block.number < below, Block.number.not_in(with_events))
-    )
+    pruned = delete(Block).where(Block.number < below)
+    if lowest is not None:
+        with_events = with_events.where(RawEvent.block_number >= lowest)
+        pruned = pruned.where(Block.number >= lowest)
+    connection.execute(pruned.where(Block.number.not_in(with_events)))
 
 
 def _store_raw_events(connection: Connection, events: Sequence[DecodedEvent]) -> None:

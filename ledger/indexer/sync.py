@@ -128,6 +128,9 @@ class Indexer:
         self.stats = IndexerStats()
         self._successes = 0
         self._sleep = sleep
+        # The prune_below of this indexer's last stored batch. No block row without
+        # events is below it. None until the first batch, which prunes from block 0.
+        self._pruned_below: int | None = None
         self.chain_id = rpc.chain_id()
         self.genesis_hash = str(rpc.headers([0])[0]["hash"]).lower()
 
@@ -384,6 +387,13 @@ class Indexer:
         ):
             raise _ParentMismatch()
 
+        # Rows without events come from earlier batches (none below the last
+        # prune_below) or from this one (none below from_block). Bounding the prune
+        # keeps its cost per batch independent of the mirror's size.
+        prune_below = read.head - self.finality_depth
+        prune_from = None
+        if self._pruned_below is not None:
+            prune_from = min(self._pruned_below, read.from_block)
         with self.engine.begin() as connection:
             store_batch(
                 connection,
@@ -392,8 +402,10 @@ class Indexer:
                 read.to_block,
                 _hash(read.headers[read.to_block]),
                 expected_last_block=read.from_block - 1,
-                prune_below=read.head - self.finality_depth,
+                prune_below=prune_below,
+                prune_from=prune_from,
             )
+        self._pruned_below = prune_below
 
         result = BatchResult(
             read.from_block,
