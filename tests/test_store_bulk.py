@@ -30,6 +30,7 @@ from ledger.indexer.store import (
     read_checkpoint,
     row_origin,
     store_batch,
+    topics_json,
 )
 
 ABI = load_artifact()["abi"]
@@ -553,6 +554,35 @@ def test_negative_balance_stores_nothing(database_url: str) -> None:
     assert checkpoint.last_block == 10
     assert raw_blocks == [10]
     assert holdings == {(5, ALICE): 10}
+
+
+HEX_TOPICS = ("0x" + "ab" * 32, "0x" + f"{7:064x}")
+
+
+@pytest.mark.parametrize(
+    "odd_topics",
+    [
+        ('0x"quoted"',),
+        ("0x\\backslash",),
+        ("0xcaf\u00e9",),
+        ("0x\x01",),
+        ("0x\x7f",),
+        (),
+    ],
+    ids=["quote", "backslash", "non-ascii", "control", "delete", "no topics"],
+)
+def test_topics_json_matches_json_dumps(odd_topics: tuple[str, ...]) -> None:
+    batch = [HEX_TOPICS, odd_topics, HEX_TOPICS[:1]]
+    texts = topics_json(batch)
+    assert texts == [json.dumps(list(topics)) for topics in batch]
+    assert [tuple(json.loads(text)) for text in texts] == batch
+
+
+def test_topics_json_joins_hex_topics() -> None:
+    batch = [HEX_TOPICS, HEX_TOPICS[:1]]
+    texts = topics_json(batch)
+    assert texts[0] == f'["{HEX_TOPICS[0]}", "{HEX_TOPICS[1]}"]'
+    assert texts == [json.dumps(list(topics)) for topics in batch]
 
 
 def _block_numbers(engine: Engine) -> list[int]:

@@ -249,6 +249,7 @@ def _prune_blocks(connection: Connection, below: int, lowest: int | None) -> Non
 
 
 def _store_raw_events(connection: Connection, events: Sequence[DecodedEvent]) -> None:
+    topics = topics_json([event.topics for event in events])
     rows = [
         (
             event.block_number,
@@ -256,12 +257,33 @@ def _store_raw_events(connection: Connection, events: Sequence[DecodedEvent]) ->
             event.transaction_hash,
             event.log_index,
             event.name,
-            json.dumps(list(event.topics)),
+            topics_text,
             event.data,
         )
-        for event in events
+        for event, topics_text in zip(events, topics, strict=True)
     ]
     insert_rows(connection, RawEvent.__table__, RAW_EVENT_COLUMNS, rows)  # type: ignore[arg-type]
+
+
+def topics_json(topics_of_events: Sequence[Sequence[str]]) -> list[str]:
+    """Return ``json.dumps(list(topics))`` for each event's topics.
+
+    Topics are 0x-prefixed hex, which JSON keeps unescaped, so joining them gives the
+    same text at about a third of the cost. One scan of the whole batch checks that
+    no topic contains a quote, a backslash, a control or a non-ASCII character, and
+    otherwise every text comes from ``json.dumps``.
+    """
+    texts = ['["' + '", "'.join(topics) + '"]' for topics in topics_of_events]
+    batch = "".join(texts)
+    quotes = 2 * sum(map(len, topics_of_events))
+    if (
+        batch.isascii()
+        and batch.isprintable()
+        and "\\" not in batch
+        and batch.count('"') == quotes
+    ):
+        return texts
+    return [json.dumps(list(topics)) for topics in topics_of_events]
 
 
 def _building_row(args: dict[str, Any]) -> dict[str, Any]:
