@@ -21,8 +21,10 @@ from ledger.contracts.artifacts import load_artifact
 from ledger.db.engine import open_database
 from ledger.db.models import Block, Holding, RawEvent, SyncState
 from ledger.errors import IndexerError
+from ledger.indexer.bulk import insert_rows
 from ledger.indexer.decode import DecodedEvent, EventDecoder
 from ledger.indexer.store import (
+    HOLDING_COLUMNS,
     ROW_EVENTS,
     SYNC_STATE_ID,
     Checkpoint,
@@ -554,6 +556,36 @@ def test_negative_balance_stores_nothing(database_url: str) -> None:
     assert checkpoint.last_block == 10
     assert raw_blocks == [10]
     assert holdings == {(5, ALICE): 10}
+
+
+@pytest.mark.parametrize("value", [-1, MAX + 1], ids=["negative", "above max"])
+def test_bulk_insert_rejects_non_uint256(database_url: str, value: int) -> None:
+    rows = [(1, ALICE, MAX), (2, ALICE, value), (3, ALICE, 0)]
+    engine = open_database(database_url)
+    try:
+        with (
+            pytest.raises(ValueError, match=f"{value} is outside the uint256 range"),
+            engine.begin() as connection,
+        ):
+            insert_rows(connection, Holding.__table__, HOLDING_COLUMNS, rows)
+        holdings = _holdings(engine)
+    finally:
+        engine.dispose()
+
+    assert holdings == {}
+
+
+def test_bulk_insert_keeps_uint256_extremes(database_url: str) -> None:
+    rows = [(MAX, ALICE, 0), (0, BOB, MAX), (7, ALICE, 2**64)]
+    engine = open_database(database_url)
+    try:
+        with engine.begin() as connection:
+            insert_rows(connection, Holding.__table__, HOLDING_COLUMNS, rows)
+        holdings = _holdings(engine)
+    finally:
+        engine.dispose()
+
+    assert holdings == {(MAX, ALICE): 0, (0, BOB): MAX, (7, ALICE): 2**64}
 
 
 HEX_TOPICS = ("0x" + "ab" * 32, "0x" + f"{7:064x}")
