@@ -75,6 +75,45 @@ def test_out_of_range_word_is_rejected(decode: str, changes: dict[str, str]) -> 
         getattr(DECODER, decode)(_transfer(**changes))
 
 
+@pytest.mark.parametrize("decode", ["decode", "decode_with_eth_abi"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"reference": "zz" * 32},
+        {"quantity": "0" * 62 + "_1"},
+        {"quantity": " " + "0" * 62 + "1"},
+    ],
+    ids=["bytes32 not hex", "underscore in uint", "space in uint"],
+)
+def test_non_hex_word_is_rejected(decode: str, changes: dict[str, str]) -> None:
+    with pytest.raises(UndecodableLog, match="does not decode with the ABI"):
+        getattr(DECODER, decode)(_transfer(**changes))
+
+
+@pytest.mark.parametrize("decode", ["decode", "decode_with_eth_abi"])
+def test_non_hex_topic_is_rejected(decode: str) -> None:
+    log = _transfer()
+    log["topics"][1] = "0x" + "0" * 62 + "_7"
+    with pytest.raises(UndecodableLog, match="does not decode with the ABI"):
+        getattr(DECODER, decode)(log)
+
+
+@pytest.mark.parametrize("decode", ["decode", "decode_with_eth_abi"])
+def test_topic_not_string_is_rejected(decode: str) -> None:
+    log = _transfer()
+    log["topics"][1] = 7
+    with pytest.raises(UndecodableLog, match="does not decode with the ABI"):
+        getattr(DECODER, decode)(log)
+
+
+@pytest.mark.parametrize("decode", ["decode", "decode_with_eth_abi"])
+def test_upper_case_hex_is_read_as_lower_case(decode: str) -> None:
+    log = _transfer()
+    log["topics"] = [topic.upper().replace("0X", "0x") for topic in log["topics"]]
+    log["data"] = log["data"].upper().replace("0X", "0x")
+    assert getattr(DECODER, decode)(log) == getattr(DECODER, decode)(_transfer())
+
+
 def test_short_data_is_rejected() -> None:
     log = _transfer()
     log["data"] = log["data"][:-64]

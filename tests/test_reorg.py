@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from indexer_support import (
     clean_digest,
@@ -18,6 +18,7 @@ from indexer_support import (
     register_test_lots,
     send_transfer,
 )
+from ledger.context import Ledger
 from ledger.db.models import Block, RawEvent, Transfer
 from ledger.indexer.digest import mirror_digest
 from ledger.indexer.rpc import RpcClient
@@ -81,6 +82,56 @@ def test_reorg_trials_match_clean_index(
     report = verify_mirror(ledger.engine, RpcClient(ledger.url))
     assert report.differences == []
     assert report.events == events_on_chain(ledger)
+
+
+def _blocks_without_events(engine: Engine) -> list[int]:
+    with engine.connect() as connection:
+        return list(
+            connection.scalars(
+                select(Block.number)
+                .where(Block.number.not_in(select(RawEvent.block_number)))
+                .order_by(Block.number)
+            )
+        )
+
+
+def _recent_blocks_without_events(ledger: Ledger, last: int) -> list[int]:
+    """Return the blocks within the finality depth of ``last`` that have no event."""
+    depth = ledger.settings.confirmations
+    logs = RpcClient(ledger.url).get_logs(ledger.deployment.address, last - depth, last)
+    with_events = {int(log["blockNumber"], 16) for log in logs}
+    return [
+        number for number in range(last - depth, last + 1) if number not in with_events
+    ]
+
+
+def test_blocks_without_events_pruned_in_small_ranges(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url, confirmations=3)
+    register_test_lots(ledger, 4, batch_size=1)
+    _rpc(ledger, "anvil_mine", [hex(9)])
+    # Ranges of two blocks end far below the head, so each range's first block is
+    # below the previous range's prune bound and must still be pruned.
+    indexer = new_indexer(ledger, ledger.engine, log_range=2)
+    last = indexer.run_to_head()
+    assert indexer.stats.batches > 5
+    assert _blocks_without_events(ledger.engine) == list(range(last - 3, last + 1))
+
+    # A reorganisation of two blocks, then more blocks on the new branch.
+    snapshot = _rpc(ledger, "evm_snapshot", [])
+    send_transfer(ledger, 1, 5)
+    _rpc(ledger, "anvil_mine", [hex(1)])
+    indexer.run_to_head()
+    assert _rpc(ledger, "evm_revert", [snapshot]) is True
+    send_transfer(ledger, 2, 6)
+    _rpc(ledger, "anvil_mine", [hex(6)])
+    last = indexer.run_to_head()
+    assert indexer.stats.reorgs == 1
+    assert _blocks_without_events(ledger.engine) == _recent_blocks_without_events(
+        ledger, last
+    )
 
 
 def events_on_chain(ledger) -> int:  # type: ignore[no-untyped-def]

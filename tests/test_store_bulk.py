@@ -21,8 +21,10 @@ from ledger.contracts.artifacts import load_artifact
 from ledger.db.engine import open_database
 from ledger.db.models import Block, Holding, RawEvent, SyncState
 from ledger.errors import IndexerError
+from ledger.indexer.bulk import insert_rows
 from ledger.indexer.decode import DecodedEvent, EventDecoder
 from ledger.indexer.store import (
+    HOLDING_COLUMNS,
     ROW_EVENTS,
     SYNC_STATE_ID,
     Checkpoint,
@@ -30,6 +32,7 @@ from ledger.indexer.store import (
     read_checkpoint,
     row_origin,
     store_batch,
+    topics_json,
 )
 
 ABI = load_artifact()["abi"]
@@ -553,3 +556,106 @@ def test_negative_balance_stores_nothing(database_url: str) -> None:
     assert checkpoint.last_block == 10
     assert raw_blocks == [10]
     assert holdings == {(5, ALICE): 10}
+
+
+@pytest.mark.parametrize("value", [-1, MAX + 1], ids=["negative", "above max"])
+def test_bulk_insert_rejects_non_uint256(database_url: str, value: int) -> None:
+    rows = [(1, ALICE, MAX), (2, ALICE, value), (3, ALICE, 0)]
+    engine = open_database(database_url)
+    try:
+        with (
+            pytest.raises(ValueError, match=f"{value} is outside the uint256 range"),
+            engine.begin() as connection,
+        ):
+            insert_rows(connection, Holding.__table__, HOLDING_COLUMNS, rows)
+        holdings = _holdings(engine)
+    finally:
+        engine.dispose()
+
+    assert holdings == {}
+
+
+def test_bulk_insert_keeps_uint256_extremes(database_url: str) -> None:
+    rows = [(MAX, ALICE, 0), (0, BOB, MAX), (7, ALICE, 2**64)]
+    engine = open_database(database_url)
+    try:
+        with engine.begin() as connection:
+            insert_rows(connection, Holding.__table__, HOLDING_COLUMNS, rows)
+        holdings = _holdings(engine)
+    finally:
+        engine.dispose()
+
+    assert holdings == {(MAX, ALICE): 0, (0, BOB): MAX, (7, ALICE): 2**64}
+
+
+HEX_TOPICS = ("0x" + "ab" * 32, "0x" + f"{7:064x}")
+
+
+@pytest.mark.parametrize(
+    "odd_topics",
+    [
+        ('0x"quoted"',),
+        ("0x\\backslash",),
+        ("0xcaf\u00e9",),
+        ("0x\x01",),
+        ("0x\x7f",),
+        (),
+    ],
+    ids=["quote", "backslash", "non-ascii", "control", "delete", "no topics"],
+)
+def test_topics_json_matches_json_dumps(odd_topics: tuple[str, ...]) -> None:
+    batch = [HEX_TOPICS, odd_topics, HEX_TOPICS[:1]]
+    texts = topics_json(batch)
+    assert texts == [json.dumps(list(topics)) for topics in batch]
+    assert [tuple(json.loads(text)) for text in texts] == batch
+
+
+def test_topics_json_joins_hex_topics() -> None:
+    batch = [HEX_TOPICS, HEX_TOPICS[:1]]
+    texts = topics_json(batch)
+    assert texts[0] == f'["{HEX_TOPICS[0]}", "{HEX_TOPICS[1]}"]'
+    assert texts == [json.dumps(list(topics)) for topics in batch]
+
+
+def _block_numbers(engine: Engine) -> list[int]:
+    with engine.connect() as connection:
+        return list(
+            connection.execute(select(Block.number).order_by(Block.number)).scalars()
+        )
+
+
+def test_prune_from_bounds_deleted_blocks(database_url: str) -> None:
+    engine = open_database(database_url)
+    try:
+        _new_mirror(engine)
+        # Blocks 10-14 without events, kept as recent blocks.
+        with engine.begin() as connection:
+            store_batch(connection, [], _headers(range(10, 15)), 14, _block_hash(14))
+        # Block 16 has an event. Pruning below 16 from block 12 leaves 10 and 11.
+        with engine.begin() as connection:
+            store_batch(
+                connection,
+                [_transfer(16, 0, ZERO, ALICE, 5, 1)],
+                _headers(range(15, 17)),
+                16,
+                _block_hash(16),
+                prune_below=16,
+                prune_from=12,
+            )
+        bounded = _block_numbers(engine)
+        # Without prune_from, every block without events below 17 goes.
+        with engine.begin() as connection:
+            store_batch(
+                connection,
+                [],
+                _headers(range(17, 18)),
+                17,
+                _block_hash(17),
+                prune_below=17,
+            )
+        unbounded = _block_numbers(engine)
+    finally:
+        engine.dispose()
+
+    assert bounded == [10, 11, 16]
+    assert unbounded == [16, 17]

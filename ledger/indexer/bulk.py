@@ -69,18 +69,34 @@ def _execute_many(
     uint_positions: tuple[int, ...],
 ) -> None:
     if uint_positions:
-        rows = [_padded(row, uint_positions) for row in rows]
+        rows = _padded(rows, uint_positions)
     connection.exec_driver_sql(_insert_statement(table, columns), rows)  # type: ignore[arg-type]
 
 
-def _padded(row: Sequence[Any], uint_positions: tuple[int, ...]) -> tuple[Any, ...]:
-    # SQLite keeps uint256 values as 78 zero-padded digits (see Uint256).
-    values = list(row)
+def _padded(
+    rows: Sequence[Sequence[Any]], uint_positions: tuple[int, ...]
+) -> list[tuple[Any, ...]]:
+    """Return the rows with their uint256 values as SQLite keeps them (see Uint256).
+
+    The rows are turned into columns and back, so that the range check is one ``min``
+    and ``max`` per column and the conversion one comprehension.
+    """
+    by_column: list[Sequence[Any]] = list(zip(*rows, strict=True))
     for index in uint_positions:
-        value = values[index]
-        if value is not None:
-            values[index] = str(check_uint256(value)).zfill(UINT256_DIGITS)
-    return tuple(values)
+        values = by_column[index]
+        _check_uint256_column(values)
+        by_column[index] = [
+            None if value is None else str(value).zfill(UINT256_DIGITS)
+            for value in values
+        ]
+    return list(zip(*by_column, strict=True))
+
+
+def _check_uint256_column(values: Sequence[int | None]) -> None:
+    present = [value for value in values if value is not None]
+    if present and (min(present) < 0 or max(present) > UINT256_MAX):
+        for value in present:
+            check_uint256(value)
 
 
 def _copy_rows(
@@ -90,6 +106,10 @@ def _copy_rows(
     rows: Sequence[Sequence[Any]],
     uint_positions: tuple[int, ...],
 ) -> None:
+    if uint_positions:
+        by_column = list(zip(*rows, strict=True))
+        for index in uint_positions:
+            _check_uint256_column(by_column[index])
     driver_connection = connection.connection.driver_connection
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with (
@@ -97,8 +117,4 @@ def _copy_rows(
         cursor.copy(statement) as copy,
     ):
         for row in rows:
-            for index in uint_positions:
-                value = row[index]
-                if value is not None:
-                    check_uint256(value)
             copy.write_row(row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from binascii import unhexlify
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +68,12 @@ class EventDecoder:
         return self._decode(log, fast=False)
 
     def _decode(self, log: dict[str, Any], fast: bool) -> DecodedEvent:
-        topics = tuple([str(topic).lower() for topic in log["topics"]])
+        try:
+            topics = tuple(map(str.lower, log["topics"]))
+        except TypeError:
+            # A topic that is not a string then fails the checks below, which name
+            # the log's position.
+            topics = tuple([str(topic).lower() for topic in log["topics"]])
         layout = self._events.get(topics[0]) if topics else None
         if layout is None:
             raise UndecodableLog(
@@ -82,8 +88,8 @@ class EventDecoder:
             )
         data = str(log["data"]).lower()
         try:
-            if fast and layout.word_fields is not None:
-                args = _decode_words(layout, layout.word_fields, topics, data)
+            if fast and layout.data_words is not None:
+                args = _decode_words(layout, layout.data_words, topics, data)
             else:
                 args = _decode_eth_abi(layout, topics, data)
         except (DecodingError, ValueError) as exc:
@@ -106,10 +112,11 @@ class EventDecoder:
         )
 
 
-# A field that one 32-byte word encodes: name, topic index (None for a data field),
-# offset of the word's first hex digit in the data, and the function that turns the
-# word's 64 hex digits into the value.
-_WordField = tuple[str, int | None, int, Callable[[str], Any]]
+# A field that one 32-byte word encodes: its name, where the word is, and the function
+# that turns the word's 64 lower-case hex digits into the value. The place is a topic
+# index for an indexed field and the offset of the word's first hex digit in the data
+# for the others.
+_WordField = tuple[str, int, Callable[[str], Any]]
 
 
 @dataclass(frozen=True)
@@ -119,9 +126,10 @@ class _EventLayout:
     name: str
     indexed: tuple[tuple[str, str], ...]
     plain: tuple[tuple[str, str], ...]
-    # Indexed fields, then data fields, when every field fits one 32-byte word so
-    # that slicing can decode them. None when a field has another type.
-    word_fields: tuple[_WordField, ...] | None
+    # The indexed and the data fields when every field fits one 32-byte word so that
+    # slicing can decode them. None when a field has another type.
+    topic_words: tuple[_WordField, ...] | None
+    data_words: tuple[_WordField, ...] | None
 
     @classmethod
     def of(cls, event: dict[str, Any]) -> _EventLayout:
@@ -135,16 +143,17 @@ class _EventLayout:
             for field in event["inputs"]
             if not field["indexed"]
         )
-        word_fields: tuple[_WordField, ...] | None = None
-        if all(_is_word(abi_type) for _, abi_type in indexed + plain):
-            word_fields = tuple(
-                (name, index + 1, 0, _word_decoder(abi_type))
-                for index, (name, abi_type) in enumerate(indexed)
-            ) + tuple(
-                (name, None, 2 + 64 * index, _word_decoder(abi_type))
-                for index, (name, abi_type) in enumerate(plain)
-            )
-        return cls(event["name"], indexed, plain, word_fields)
+        if not all(_is_word(abi_type) for _, abi_type in indexed + plain):
+            return cls(event["name"], indexed, plain, None, None)
+        topic_words = tuple(
+            (name, index + 1, _word_decoder(abi_type))
+            for index, (name, abi_type) in enumerate(indexed)
+        )
+        data_words = tuple(
+            (name, 2 + 64 * index, _word_decoder(abi_type))
+            for index, (name, abi_type) in enumerate(plain)
+        )
+        return cls(event["name"], indexed, plain, topic_words, data_words)
 
 
 def _is_word(abi_type: str) -> bool:
@@ -155,27 +164,36 @@ def _is_word(abi_type: str) -> bool:
 
 def _decode_words(
     layout: _EventLayout,
-    fields: tuple[_WordField, ...],
+    data_words: tuple[_WordField, ...],
     topics: tuple[str, ...],
     data: str,
 ) -> dict[str, Any]:
-    if len(data) != 2 + 64 * len(layout.plain):
+    if len(data) != 2 + 64 * len(data_words):
         raise ValueError(
-            f"the data has {(len(data) - 2) // 2} bytes, not {32 * len(layout.plain)}"
+            f"the data has {(len(data) - 2) // 2} bytes, not {32 * len(data_words)}"
         )
+    # Every digit must be hex, as eth-abi requires, because the word decoders rely on
+    # it. unhexlify raises binascii.Error (a ValueError) and rejects whitespace.
+    unhexlify(data[2:])
     args: dict[str, Any] = {}
-    for name, topic_index, start, decode_word in fields:
-        if topic_index is None:
-            args[name] = decode_word(data[start : start + 64])
-        else:
-            topic = topics[topic_index]
-            if len(topic) != 66:
-                raise ValueError(f"a word has {len(topic) - 2} hex digits, not 64")
-            args[name] = decode_word(topic[2:])
+    for name, index, decode_word in layout.topic_words or ():
+        topic = topics[index]
+        if len(topic) != 66:
+            raise ValueError(f"a word has {len(topic) - 2} hex digits, not 64")
+        word = topic[2:]
+        unhexlify(word)
+        args[name] = decode_word(word)
+    for name, start, decode_word in data_words:
+        args[name] = decode_word(data[start : start + 64])
     return args
 
 
-# Decoders of one 32-byte word given as 64 hex digits, with eth-abi's strict checks.
+# Decoders of one 32-byte word given as 64 lower-case hex digits, with eth-abi's
+# strict checks.
+
+_ZERO_PADDING = "0" * 24
+_FALSE_WORD = "0" * 64
+_TRUE_WORD = "0" * 63 + "1"
 
 
 def _word_decoder(abi_type: str) -> Callable[[str], Any]:
@@ -186,6 +204,9 @@ def _word_decoder(abi_type: str) -> Callable[[str], Any]:
     if abi_type == "bool":
         return _bool_word
     bits = int(abi_type[4:])
+    if bits == 256:
+        # 64 hex digits always fit 256 bits.
+        return _uint256_word
 
     def uint_word(word: str) -> int:
         value = int(word, 16)
@@ -196,21 +217,26 @@ def _word_decoder(abi_type: str) -> Callable[[str], Any]:
     return uint_word
 
 
+def _uint256_word(word: str) -> int:
+    return int(word, 16)
+
+
 def _bytes32_word(word: str) -> str:
     return "0x" + word
 
 
 def _address_word(word: str) -> str:
-    if int(word, 16) >> 160:
+    if not word.startswith(_ZERO_PADDING):
         raise ValueError(f"0x{word} has non-zero padding for an address")
     return "0x" + word[24:]
 
 
 def _bool_word(word: str) -> bool:
-    value = int(word, 16)
-    if value > 1:
-        raise ValueError(f"0x{word} is not a bool")
-    return bool(value)
+    if word == _FALSE_WORD:
+        return False
+    if word == _TRUE_WORD:
+        return True
+    raise ValueError(f"0x{word} is not a bool")
 
 
 def _decode_eth_abi(

@@ -128,6 +128,9 @@ class Indexer:
         self.stats = IndexerStats()
         self._successes = 0
         self._sleep = sleep
+        # The prune_below of this indexer's last stored batch. No block row without
+        # events is below it. None until the first batch, which prunes from block 0.
+        self._pruned_below: int | None = None
         self.chain_id = rpc.chain_id()
         self.genesis_hash = str(rpc.headers([0])[0]["hash"]).lower()
 
@@ -352,10 +355,12 @@ class Indexer:
 
         head = to_block if head is None else max(head, to_block)
         window_start = max(from_block, head - self.finality_depth)
+        # The last block's header is needed even when it has no events and lies below
+        # the window, because its hash is checked here and becomes the checkpoint's.
         numbers = sorted(
             {event.block_number for event in events}
             | set(range(window_start, to_block + 1))
-            | {from_block}
+            | {from_block, to_block}
         )
         headers = dict(zip(numbers, self.rpc.headers(numbers), strict=True))
         if _hash(headers[to_block]) != _hash(before):
@@ -382,6 +387,13 @@ class Indexer:
         ):
             raise _ParentMismatch()
 
+        # Rows without events come from earlier batches (none below the last
+        # prune_below) or from this one (none below from_block). Bounding the prune
+        # keeps its cost per batch independent of the mirror's size.
+        prune_below = read.head - self.finality_depth
+        prune_from = None
+        if self._pruned_below is not None:
+            prune_from = min(self._pruned_below, read.from_block)
         with self.engine.begin() as connection:
             store_batch(
                 connection,
@@ -390,11 +402,10 @@ class Indexer:
                 read.to_block,
                 _hash(read.headers[read.to_block]),
                 expected_last_block=read.from_block - 1,
-                prune_below=read.head - self.finality_depth,
-                # Earlier batches pruned every final block below their own head
-                # minus the depth, and their heads were at least this checkpoint.
-                prune_from=read.from_block - 1 - self.finality_depth,
+                prune_below=prune_below,
+                prune_from=prune_from,
             )
+        self._pruned_below = prune_below
 
         result = BatchResult(
             read.from_block,
