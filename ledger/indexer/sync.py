@@ -123,6 +123,9 @@ class Indexer:
         self.target = target
         self.decoder = EventDecoder(abi)
         self.finality_depth = finality_depth
+        # NOTE: ranges are counted in blocks only. The batch being stored and the one
+        # read ahead are both in memory, so memory grows with the events per block;
+        # a range is not yet shrunk after a dense read.
         self.max_range = log_range
         self.range = log_range
         self.stats = IndexerStats()
