@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import psycopg
 from eth_abi import decode as abi_decode
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from ledger.chain import anvil
 from ledger.chain.connection import connect
@@ -78,9 +78,10 @@ def emit_events(url: str, events: int) -> tuple[str, int]:
     return str(source.address), start_block
 
 
-def _index_child(
-    url: str, database_url: str, address: str, start: int, profile: bool
-) -> dict[str, float]:
+def _open_indexer(
+    url: str, database_url: str, address: str, start: int
+) -> tuple[Engine, Indexer]:
+    """Open the mirror at ``database_url`` and the project's indexer of ``address``."""
     engine = open_database(database_url)
     indexer = Indexer(
         RpcClient(url),
@@ -89,13 +90,21 @@ def _index_child(
         load_artifact()["abi"],
         log_range=LOG_RANGE_BLOCKS,
     )
+    return engine, indexer
+
+
+def _index_child(
+    url: str, database_url: str, address: str, start: int, profile: bool
+) -> dict[str, float]:
+    engine, indexer = _open_indexer(url, database_url, address, start)
     profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
     if profiler is not None:
         # The first PROFILE_BLOCKS blocks are enough to see where the time goes.
         indexer.prepare()
         profiler.enable()
-        indexer.index_range(start, start + PROFILE_BLOCKS - 1)
+        last = min(start + PROFILE_BLOCKS - 1, indexer.rpc.block_number())
+        indexer.index_range(start, last)
         profiler.disable()
     else:
         indexer.run_to_head()
@@ -249,14 +258,7 @@ def measure_follow(
     source = w3.eth.contract(
         address=address, abi=bench_contracts()["CustodyEventSource"]["abi"]
     )
-    engine = open_database(database_url)
-    indexer = Indexer(
-        RpcClient(url),
-        engine,
-        IndexTarget(address, start),
-        load_artifact()["abi"],
-        log_range=LOG_RANGE_BLOCKS,
-    )
+    engine, indexer = _open_indexer(url, database_url, address, start)
     stop = threading.Event()
     follower = threading.Thread(
         target=indexer.follow,
@@ -281,9 +283,7 @@ def measure_follow(
             while True:
                 with engine.connect() as connection:
                     found = connection.execute(
-                        text(
-                            "SELECT count(*) FROM transfers WHERE block_number = :b"
-                        ),
+                        text("SELECT count(*) FROM transfers WHERE block_number = :b"),
                         {"b": block},
                     ).scalar_one()
                 if found:
