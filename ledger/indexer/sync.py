@@ -44,8 +44,8 @@ logger = logging.getLogger(__name__)
 # Successful ranges in a row after which a shrunk range doubles again.
 GROW_AFTER_SUCCESSES = 3
 # Events above which the next range is shortened. The range being stored and the one
-# read ahead are both in memory; the benchmark measured roughly 10 KB per event in
-# flight, so this bounds the two at a few hundred MB on a dense chain.
+# read ahead are both in memory, at roughly 10 KB per event in the benchmark. This
+# bound keeps the two at a few hundred MB on a dense chain.
 MAX_EVENTS_PER_RANGE = 10_000
 # Attempts at a range whose responses contradict each other before giving up.
 INCONSISTENT_ATTEMPTS = 5
