@@ -13,19 +13,17 @@ from itertools import product
 from typing import Any
 
 import pytest
-from eth_abi import encode as abi_encode
-from eth_utils import event_abi_to_log_topic
+from event_support import block_hash, create_empty_checkpoint, encoded_log
 from sqlalchemy import Engine, select
 
 from ledger.contracts.artifacts import load_artifact
 from ledger.db.engine import open_database
 from ledger.db.models import Building, Holding, Lot
 from ledger.indexer.decode import DecodedEvent, EventDecoder
-from ledger.indexer.store import Checkpoint, create_checkpoint, store_batch
+from ledger.indexer.store import store_batch
 from ledger.queries import search_lots
 
 ABI = load_artifact()["abi"]
-EVENTS = {item["name"]: item for item in ABI if item.get("type") == "event"}
 DECODER = EventDecoder(ABI)
 
 ALICE = "0x" + "a1" * 20
@@ -57,33 +55,10 @@ def _bytes32(text: str) -> bytes:
 
 def _log(name: str, block: int, log_index: int, **values: Any) -> DecodedEvent:
     """Return the decoded eth_getLogs entry of event ``name`` with ``values``."""
-    event = EVENTS[name]
-    topics = ["0x" + event_abi_to_log_topic(event).hex()]
-    plain_types = []
-    plain_values = []
-    for field in event["inputs"]:
-        value = values[field["name"]]
-        if field["indexed"]:
-            topics.append("0x" + abi_encode([field["type"]], [value]).hex())
-        else:
-            plain_types.append(field["type"])
-            plain_values.append(value)
+    transaction_hash = "0x" + f"{block:02x}{log_index:04x}".ljust(64, "0")
     return DECODER.decode(
-        {
-            "address": "0x" + "11" * 20,
-            "topics": topics,
-            "data": "0x" + abi_encode(plain_types, plain_values).hex(),
-            "blockNumber": hex(block),
-            "blockHash": _block_hash(block),
-            "transactionHash": "0x" + f"{block:02x}{log_index:04x}".ljust(64, "0"),
-            "logIndex": hex(log_index),
-            "removed": False,
-        }
+        encoded_log(name, block, log_index, transaction_hash, **values)
     )
-
-
-def _block_hash(number: int) -> str:
-    return "0x" + f"{number:064x}".replace("0", "e")
 
 
 def _transfer(
@@ -137,31 +112,20 @@ def _registrations(block: int) -> list[DecodedEvent]:
 def _store(engine: Engine, block: int, events: list[DecodedEvent]) -> None:
     headers = {
         block: {
-            "hash": _block_hash(block),
-            "parentHash": _block_hash(block - 1),
+            "hash": block_hash(block),
+            "parentHash": block_hash(block - 1),
             "timestamp": hex(1_767_225_600 + block),
         }
     }
     with engine.begin() as connection:
-        store_batch(connection, events, headers, block, _block_hash(block))
+        store_batch(connection, events, headers, block, block_hash(block))
 
 
 @pytest.fixture
 def mirror(database_url: str) -> Iterator[Engine]:
     """A mirror of the lots above, after the moves above, one block each."""
     engine = open_database(database_url)
-    with engine.begin() as connection:
-        create_checkpoint(
-            connection,
-            Checkpoint(
-                chain_id=31337,
-                genesis_hash=_block_hash(0),
-                contract_address="0x" + "11" * 20,
-                start_block=FIRST_BLOCK,
-                last_block=FIRST_BLOCK - 1,
-                last_block_hash=None,
-            ),
-        )
+    create_empty_checkpoint(engine, FIRST_BLOCK)
     _store(engine, FIRST_BLOCK, _registrations(FIRST_BLOCK))
     moves = [(ALICE, BOB, lot_id, QUANTITY) for lot_id in GIVEN_TO_BOB]
     moves += [(ALICE, CAROL, lot_id, QUANTITY // 2) for lot_id in SHARED_WITH_CAROL]

@@ -13,8 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from eth_abi import encode as abi_encode
-from eth_utils import event_abi_to_log_topic
+from event_support import block_hash, create_empty_checkpoint, encoded_log
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from ledger.contracts.artifacts import load_artifact
@@ -27,8 +26,6 @@ from ledger.indexer.store import (
     HOLDING_COLUMNS,
     ROW_EVENTS,
     SYNC_STATE_ID,
-    Checkpoint,
-    create_checkpoint,
     read_checkpoint,
     row_origin,
     store_batch,
@@ -36,7 +33,6 @@ from ledger.indexer.store import (
 )
 
 ABI = load_artifact()["abi"]
-EVENTS = {item["name"]: item for item in ABI if item.get("type") == "event"}
 DECODER = EventDecoder(ABI)
 
 MAX = 2**256 - 1
@@ -58,44 +54,16 @@ CATEGORY_NUL = _bytes32(b"ab\0cd")
 HASH = bytes(range(32))
 
 
-def _encode_word(abi_type: str, value: Any) -> str:
-    return "0x" + abi_encode([abi_type], [value]).hex()
-
-
 def _log(name: str, block: int, log_index: int, **values: Any) -> dict[str, Any]:
     """Return a raw eth_getLogs entry of event ``name`` with ``values`` ABI-encoded."""
-    event = EVENTS[name]
-    topics = ["0x" + event_abi_to_log_topic(event).hex()]
-    plain_types = []
-    plain_values = []
-    for field in event["inputs"]:
-        value = values[field["name"]]
-        if field["indexed"]:
-            topics.append(_encode_word(field["type"], value))
-        else:
-            plain_types.append(field["type"])
-            plain_values.append(value)
-    return {
-        "address": "0x" + "11" * 20,
-        "topics": topics,
-        "data": "0x" + abi_encode(plain_types, plain_values).hex(),
-        "blockNumber": hex(block),
-        "blockHash": _block_hash(block),
-        "transactionHash": "0x" + f"{block:02x}" * 32,
-        "logIndex": hex(log_index),
-        "removed": False,
-    }
-
-
-def _block_hash(number: int) -> str:
-    return "0x" + f"{number:064x}".replace("0", "e")
+    return encoded_log(name, block, log_index, "0x" + f"{block:02x}" * 32, **values)
 
 
 def _headers(numbers: range) -> dict[int, dict[str, Any]]:
     return {
         number: {
-            "hash": _block_hash(number),
-            "parentHash": _block_hash(number - 1),
+            "hash": block_hash(number),
+            "parentHash": block_hash(number - 1),
             # Unix seconds above 2^31, as hex like the node sends.
             "timestamp": hex(2**31 + number),
         }
@@ -269,18 +237,7 @@ def _every_kind_of_row() -> list[DecodedEvent]:
 
 
 def _new_mirror(engine: Engine) -> None:
-    with engine.begin() as connection:
-        create_checkpoint(
-            connection,
-            Checkpoint(
-                chain_id=31337,
-                genesis_hash=_block_hash(0),
-                contract_address="0x" + "11" * 20,
-                start_block=FIRST_BLOCK,
-                last_block=FIRST_BLOCK - 1,
-                last_block_hash=None,
-            ),
-        )
+    create_empty_checkpoint(engine, FIRST_BLOCK)
 
 
 def _store_with_sqlalchemy(
@@ -387,7 +344,7 @@ def test_bulk_store_matches_sqlalchemy_insert(database_url: str) -> None:
     try:
         _new_mirror(engine)
         with engine.begin() as connection:
-            store_batch(connection, events, headers, 12, _block_hash(12))
+            store_batch(connection, events, headers, 12, block_hash(12))
         bulk = _database_contents(engine)
 
         _clear(engine)
@@ -411,9 +368,7 @@ def test_bulk_store_keeps_values_exact(database_url: str) -> None:
     try:
         _new_mirror(engine)
         with engine.begin() as connection:
-            store_batch(
-                connection, events, _headers(range(10, 13)), 12, _block_hash(12)
-            )
+            store_batch(connection, events, _headers(range(10, 13)), 12, block_hash(12))
         with engine.connect() as connection:
             lots = connection.execute(
                 select(
@@ -512,7 +467,7 @@ def test_holdings_follow_transfers_across_batches(database_url: str) -> None:
                     events,
                     _headers(range(block, block + 1)),
                     block,
-                    _block_hash(block),
+                    block_hash(block),
                 )
             assert _holdings(engine) == holdings, f"after block {block}"
     finally:
@@ -529,7 +484,7 @@ def test_negative_balance_stores_nothing(database_url: str) -> None:
                 [_transfer(10, 0, ZERO, ALICE, 5, 10)],
                 _headers(range(10, 11)),
                 10,
-                _block_hash(10),
+                block_hash(10),
             )
         overdrawn = [
             _transfer(11, 0, ALICE, BOB, 6, 1),
@@ -541,7 +496,7 @@ def test_negative_balance_stores_nothing(database_url: str) -> None:
             engine.begin() as connection,
         ):
             store_batch(
-                connection, overdrawn, _headers(range(11, 12)), 11, _block_hash(11)
+                connection, overdrawn, _headers(range(11, 12)), 11, block_hash(11)
             )
         with engine.connect() as connection:
             checkpoint = read_checkpoint(connection)
@@ -630,7 +585,7 @@ def test_prune_from_bounds_deleted_blocks(database_url: str) -> None:
         _new_mirror(engine)
         # Blocks 10-14 without events, kept as recent blocks.
         with engine.begin() as connection:
-            store_batch(connection, [], _headers(range(10, 15)), 14, _block_hash(14))
+            store_batch(connection, [], _headers(range(10, 15)), 14, block_hash(14))
         # Block 16 has an event. Pruning below 16 from block 12 leaves 10 and 11.
         with engine.begin() as connection:
             store_batch(
@@ -638,7 +593,7 @@ def test_prune_from_bounds_deleted_blocks(database_url: str) -> None:
                 [_transfer(16, 0, ZERO, ALICE, 5, 1)],
                 _headers(range(15, 17)),
                 16,
-                _block_hash(16),
+                block_hash(16),
                 prune_below=16,
                 prune_from=12,
             )
@@ -650,7 +605,7 @@ def test_prune_from_bounds_deleted_blocks(database_url: str) -> None:
                 [],
                 _headers(range(17, 18)),
                 17,
-                _block_hash(17),
+                block_hash(17),
                 prune_below=17,
             )
         unbounded = _block_numbers(engine)
