@@ -53,8 +53,8 @@ FIRST_RETRY_SECONDS = 0.001
 MAX_RETRY_SECONDS = 0.02
 
 
-class _Hold:
-    """The cross-process part of the market lock held by this process."""
+class _TakenLock:
+    """A cross-process market lock taken by this process, with its nesting depth."""
 
     def __init__(self, release: Callable[[], None]) -> None:
         self.release = release
@@ -62,9 +62,9 @@ class _Hold:
 
 
 _thread_lock = threading.RLock()
-# Cross-process holds of this process by mirror, read and written only by the thread
-# that holds _thread_lock.
-_holds: dict[str, _Hold] = {}
+# Cross-process locks this process has taken, by mirror. Only the thread that has
+# _thread_lock reads or writes it.
+_taken_locks: dict[str, _TakenLock] = {}
 # One open file description per lock file and process, because flock locks belong to
 # the open file description: a second descriptor from a fork would share the lock.
 _descriptors: dict[Path, tuple[int, int]] = {}
@@ -86,18 +86,18 @@ def market_lock(engine: Engine, timeout: float | None = None) -> Iterator[None]:
         )
     try:
         key, acquire = _cross_process_lock(engine)
-        hold = _holds.get(key)
-        if hold is None:
-            hold = _Hold(acquire(deadline, timeout))
-            _holds[key] = hold
-        hold.depth += 1
+        taken = _taken_locks.get(key)
+        if taken is None:
+            taken = _TakenLock(acquire(deadline, timeout))
+            _taken_locks[key] = taken
+        taken.depth += 1
         try:
             yield
         finally:
-            hold.depth -= 1
-            if hold.depth == 0:
-                del _holds[key]
-                hold.release()
+            taken.depth -= 1
+            if taken.depth == 0:
+                del _taken_locks[key]
+                taken.release()
     finally:
         _thread_lock.release()
 

@@ -100,11 +100,11 @@ def _listing_input(quantity: str) -> ListingInput:
     return ListingInput(quantity=quantity, price_per_unit="40", location_name="Yard")
 
 
-def hold_lock_in_child(database_url: str, held: Event, release: Event) -> None:
+def hold_lock_in_child(database_url: str, locked: Event, release: Event) -> None:
     """Hold the market lock until ``release`` is set, or for at most two minutes."""
     engine = make_engine(database_url)
     with market_lock(engine):
-        held.set()
+        locked.set()
         release.wait(timeout=120)
 
 
@@ -116,12 +116,12 @@ def lock_database(database_url: str) -> str:
 
 
 def _start_holder(database_url: str) -> tuple[Any, Event]:
-    held, release = SPAWN.Event(), SPAWN.Event()
+    locked, release = SPAWN.Event(), SPAWN.Event()
     holder = SPAWN.Process(
-        target=hold_lock_in_child, args=(database_url, held, release), daemon=True
+        target=hold_lock_in_child, args=(database_url, locked, release), daemon=True
     )
     holder.start()
-    assert held.wait(timeout=120), "the child did not take the market lock"
+    assert locked.wait(timeout=120), "the child did not take the market lock"
     return holder, release
 
 
@@ -214,7 +214,7 @@ def test_lock_reentrant_in_one_thread(lock_database: str) -> None:
     engine = make_engine(lock_database)
     with market_lock(engine), market_lock(engine, timeout=1):
         pass
-    # A second engine on the same mirror shares the process's hold.
+    # A second engine on the same mirror shares the lock this process has taken.
     other = make_engine(lock_database)
     with market_lock(engine), market_lock(other, timeout=1):
         pass
