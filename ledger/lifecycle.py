@@ -18,6 +18,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from ledger.chain.transactions import TransactionSender
+from ledger.chain_lots import reveal_lots
 from ledger.contracts.deployment import AUDITOR_ROLE, INSPECTOR_ROLE
 from ledger.errors import InvalidInput
 
@@ -193,8 +194,14 @@ def split(
     sender: TransactionSender,
     lot_id: int,
     quantities: Sequence[int],
+    from_block: int = 0,
 ) -> list[int]:
-    """Split quantities of a lot into new lots; return the new lots' ids."""
+    """Split quantities of a lot into new lots; return the new lots' ids.
+
+    A batch lot whose fields the registry has not stored is revealed first, from its
+    registration log searched from ``from_block`` (the registry's deployment block).
+    """
+    reveal_lots(registry, sender, [lot_id], from_block)
     (receipt,) = sender.transact([registry.functions.split(lot_id, list(quantities))])
     (event,) = registry.events.LotSplit().process_receipt(receipt, errors=DISCARD)
     children = [int(child) for child in event["args"]["childLotIds"]]
@@ -207,8 +214,14 @@ def merge(
     sender: TransactionSender,
     lot_ids: Sequence[int],
     quantities: Sequence[int],
+    from_block: int = 0,
 ) -> int:
-    """Merge quantities of lots of one kind into a new lot; return its id."""
+    """Merge quantities of lots of one kind into a new lot; return its id.
+
+    Batch lots whose fields the registry has not stored are revealed first, as in
+    :func:`split`.
+    """
+    reveal_lots(registry, sender, lot_ids, from_block)
     (receipt,) = sender.transact(
         [registry.functions.merge(list(lot_ids), list(quantities))]
     )

@@ -1,0 +1,179 @@
+"""A lot's registered fields read from the chain, and reveals before split and merge.
+
+The registry stores the fields of a lot made by a split or merge, and ``lot(id)``
+returns them. A lot registered in a batch has only a commitment on chain until it is
+revealed: its fields are in the batch's ``LotBatchRegistered`` log, which
+``lotBatch(id)`` locates by its indexed first lot id, and ``verifyLot`` checks that
+log's entries against the stored commitment. Reading a lot this way relies on the
+chain alone, never on the SQL mirror.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from eth_utils import keccak
+from hexbytes import HexBytes
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.types import BlockIdentifier, RPCEndpoint
+
+from ledger.chain.transactions import TransactionSender
+from ledger.errors import ChainError, NotFound, TransactionFailed
+from ledger.lot_entries import LOT_BATCH_REGISTERED_TOPIC, BatchLog, parse_batch_log
+
+logger = logging.getLogger(__name__)
+
+# The registry's ``Lot`` struct: building id, category, record hash, quantity, unit
+# mass in grams, unit.
+ChainLot = tuple[bytes, bytes, bytes, int, int, int]
+
+_NOT_REVEALED = keccak(text="ReclaimRegistryLotNotRevealed(uint256)")[:4]
+
+
+def chain_lot(
+    registry: Contract,
+    lot_id: int,
+    from_block: int = 0,
+    block: BlockIdentifier = "latest",
+) -> ChainLot:
+    """Return lot ``lot_id`` as the registry defines it at ``block``.
+
+    A batch lot comes from ``verifyLot`` with its batch's log, searched from
+    ``from_block`` (the registry's deployment block) to ``block``. Raises NotFound
+    when the lot or its log does not exist, and ChainError when ``verifyLot``
+    rejects the log's entries.
+    """
+    first_lot_id, count = _lot_batch(registry, lot_id, block)
+    if count == 0:
+        fields = registry.functions.lot(lot_id).call(block_identifier=block)
+        return _chain_lot(fields)
+
+    batch = batch_log(registry, first_lot_id, from_block, block)
+    try:
+        fields = registry.functions.verifyLot(
+            lot_id, HexBytes(batch.building_id), HexBytes(batch.entries)
+        ).call(block_identifier=block)
+    except ContractLogicError as exc:
+        raise ChainError(
+            f"The registry rejects the entries of the LotBatchRegistered log of lot "
+            f"{lot_id} in block {batch.block_number} ({exc}); the node's logs do "
+            "not match its state. Check the node."
+        ) from exc
+    return _chain_lot(fields)
+
+
+def batch_log(
+    registry: Contract,
+    first_lot_id: int,
+    from_block: int = 0,
+    to_block: BlockIdentifier = "latest",
+) -> BatchLog:
+    """Return the ``LotBatchRegistered`` log of the batch starting at ``first_lot_id``.
+
+    Raises NotFound when the node has no such log between the two blocks.
+    """
+    query = {
+        "address": registry.address,
+        "fromBlock": hex(from_block),
+        "toBlock": hex(to_block) if isinstance(to_block, int) else to_block,
+        "topics": [LOT_BATCH_REGISTERED_TOPIC, "0x" + f"{first_lot_id:064x}"],
+    }
+    response = registry.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [query])
+    if "error" in response:
+        raise ChainError(
+            f"eth_getLogs for the batch of lot {first_lot_id} failed: "
+            f"{response['error']}; check the node and try again."
+        )
+    logs: list[dict[str, Any]] = response["result"]
+    if not logs:
+        raise NotFound(
+            f"The node has no LotBatchRegistered log for the batch starting at lot "
+            f"{first_lot_id} from block {from_block}; use a node with the registry's "
+            "full log history."
+        )
+    try:
+        return parse_batch_log(logs[0])
+    except ValueError as exc:
+        raise ChainError(
+            f"The LotBatchRegistered log of lot {first_lot_id} does not decode: {exc}."
+        ) from exc
+
+
+def reveal_lots(
+    registry: Contract,
+    sender: TransactionSender,
+    lot_ids: Iterable[int],
+    from_block: int = 0,
+) -> list[int]:
+    """Reveal every batch lot of ``lot_ids`` whose fields the registry has not stored.
+
+    ``split`` and ``merge`` need the stored fields of their parents. Revealing is
+    open to anyone and idempotent, so any sender can do it. Returns the revealed ids.
+    """
+    calls = []
+    revealed = []
+    for lot_id in dict.fromkeys(lot_ids):
+        first_lot_id, count = _lot_batch(registry, lot_id, "latest")
+        if count == 0 or _is_stored(registry, lot_id):
+            continue
+        batch = batch_log(registry, first_lot_id, from_block)
+        calls.append(
+            registry.functions.revealLot(
+                lot_id, HexBytes(batch.building_id), HexBytes(batch.entries)
+            )
+        )
+        revealed.append(lot_id)
+    if not calls:
+        return []
+    try:
+        sender.transact(calls)
+    except TransactionFailed as exc:
+        lot_list = ", ".join(map(str, revealed))
+        raise TransactionFailed(
+            f"Revealing lots {lot_list} from their registration logs failed: {exc} "
+            "Nothing was split or merged; check that the node serves the registry's "
+            "logs, then try again."
+        ) from exc
+    logger.info("Revealed lots %s", revealed)
+    return revealed
+
+
+def _lot_batch(
+    registry: Contract, lot_id: int, block: BlockIdentifier
+) -> tuple[int, int]:
+    try:
+        first_lot_id, count = registry.functions.lotBatch(lot_id).call(
+            block_identifier=block
+        )
+    except ContractLogicError:
+        raise NotFound(
+            f"Lot {lot_id} is not registered on the chain at block {block}; check "
+            "the lot id."
+        ) from None
+    return int(first_lot_id), int(count)
+
+
+def _is_stored(registry: Contract, lot_id: int) -> bool:
+    """True when ``lot(lot_id)`` returns the lot's fields, False when not revealed."""
+    try:
+        registry.functions.lot(lot_id).call()
+    except ContractCustomError as exc:
+        if HexBytes(exc.data)[:4] == _NOT_REVEALED:
+            return False
+        raise
+    return True
+
+
+def _chain_lot(fields: Any) -> ChainLot:
+    building, category, record_hash, quantity, unit_mass, unit = fields
+    return (
+        bytes(building),
+        bytes(category),
+        bytes(record_hash),
+        int(quantity),
+        int(unit_mass),
+        int(unit),
+    )
