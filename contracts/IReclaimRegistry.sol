@@ -420,10 +420,7 @@ interface IReclaimRegistry {
     /// after checking them and `buildingId` against the batch's commitment; revealed or not.
     /// @dev Reverts with {ReclaimRegistryUnknownLot}, {ReclaimRegistryNotBatchLot} for a
     /// lot made by a split or merge, or {ReclaimRegistryBatchMismatch}.
-    function verifyLot(uint256 lotId, bytes32 buildingId, bytes calldata entries)
-        external
-        view
-        returns (Lot memory);
+    function verifyLot(uint256 lotId, bytes32 buildingId, bytes calldata entries) external view returns (Lot memory);
 
     /// @notice Returns the batch lot `lotId` was registered in: its first lot id (the
     /// indexed `firstLotId` of its {LotBatchRegistered}) and its number of lots; (0, 0)

@@ -176,9 +176,13 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
     }
 
     /// @notice Runs the receiver check on `to` for a move of `ids` from `from`.
-    function _checkAcceptance(address from, address to, uint256[] memory ids, uint256[] memory values, bytes memory data)
-        internal
-    {
+    function _checkAcceptance(
+        address from,
+        address to,
+        uint256[] memory ids,
+        uint256[] memory values,
+        bytes memory data
+    ) internal {
         address operator = _msgSender();
         if (ids.length == 1) {
             ERC1155Utils.checkOnERC1155Received(operator, from, to, ids[0], values[0], data);

@@ -386,11 +386,7 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     }
 
     /// @inheritdoc IReclaimRegistry
-    function verifyLot(uint256 lotId, bytes32 buildingId, bytes calldata entries)
-        external
-        view
-        returns (Lot memory)
-    {
+    function verifyLot(uint256 lotId, bytes32 buildingId, bytes calldata entries) external view returns (Lot memory) {
         _checkLotExists(lotId);
         return _verifiedLot(lotId, buildingId, entries);
     }

@@ -465,9 +465,7 @@ contract ReclaimRegistryTest {
 
         _assertEq(registry.balanceOf(CONTRACTOR, lotId), 6_000, "balance of sender");
         _assertEq(registry.balanceOf(DEALER, lotId), 4_000, "balance of receiver");
-        _assertEq(
-            registry.verifyLot(lotId, BUILDING_ID, batchEntries[lotId]).quantity, 10_000, "registered quantity"
-        );
+        _assertEq(registry.verifyLot(lotId, BUILDING_ID, batchEntries[lotId]).quantity, 10_000, "registered quantity");
     }
 
     function testTransferCustodyEmitsEventsInOrder() public {
@@ -968,11 +966,7 @@ contract ReclaimRegistryTest {
             entries = bytes.concat(
                 entries,
                 abi.encodePacked(
-                    input.recordHash,
-                    input.category,
-                    uint64(input.quantity),
-                    uint64(input.unitMassGrams),
-                    input.unit
+                    input.recordHash, input.category, uint64(input.quantity), uint64(input.unitMassGrams), input.unit
                 )
             );
         }
@@ -996,11 +990,7 @@ contract ReclaimRegistryTest {
         values[0] = value;
     }
 
-    function _one(LotInput memory input)
-        private
-        pure
-        returns (LotInput[] memory inputs)
-    {
+    function _one(LotInput memory input) private pure returns (LotInput[] memory inputs) {
         inputs = new LotInput[](1);
         inputs[0] = input;
     }

@@ -54,8 +54,9 @@ abstract contract RegistryFixture {
         internal
         returns (uint256 lotId)
     {
-        bytes memory entries =
-            abi.encodePacked(LOT_HASH, CATEGORY, uint64(quantity), uint64(UNIT_MASS_GRAMS), uint8(IReclaimRegistry.Unit.Piece));
+        bytes memory entries = abi.encodePacked(
+            LOT_HASH, CATEGORY, uint64(quantity), uint64(UNIT_MASS_GRAMS), uint8(IReclaimRegistry.Unit.Piece)
+        );
         lotId = registry.registerLots(holder, buildingId, entries);
         registry.revealLot(lotId, buildingId, entries);
     }
