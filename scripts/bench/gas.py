@@ -86,8 +86,9 @@ def _registry(
 ) -> dict[str, int | None]:
     """Measure registration, moves, reveal and end of life of batch lots.
 
-    Lots 1-300 are three batches of ``BATCH``; lot 301 is a batch of one. Moves use
-    the second batch, so that its figures are those of a registry already in use.
+    Lots 1 to 300 are three batches of ``BATCH``, and lot 301 is a batch of one.
+    Moves use the second batch, so that its figures are those of a registry already
+    in use.
     """
     _gas(
         operator,
