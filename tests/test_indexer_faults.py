@@ -75,8 +75,9 @@ def test_events_on_range_boundaries_are_stored_once(
         stored = connection.execute(
             select(RawEvent.block_number, RawEvent.log_index)
         ).all()
-    # The building, two role grants, then two logs per lot (LotRegistered and
-    # TransferBatch) and two per transfer (CustodyTransferred and TransferSingle).
+    # The building, two role grants, then two logs per one-lot batch
+    # (LotBatchRegistered and TransferSingle) and two per transfer
+    # (CustodyTransferred and TransferSingle).
     assert len(logs) == 1 + 2 + 6 * 2 + 6 * 2
     assert sorted(stored) == sorted(
         (int(log["blockNumber"], 16), int(log["logIndex"], 16)) for log in logs

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -229,3 +231,94 @@ def test_verify_pruned_state_names_fix(
 
     indexer.run_to_head()
     assert verify_mirror(ledger.engine, rpc).ok
+
+
+def test_chain_check_finds_changed_batch_lot(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from ledger.chain_check import check_lot
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 4, batch_size=4)
+    new_indexer(ledger, ledger.engine).run_to_head()
+    untouched = check_lot(ledger.settings, ledger.engine, 3)
+    with ledger.engine.begin() as connection:
+        # The third lot of the batch: its registered quantity and unit mass.
+        connection.execute(
+            text(
+                "UPDATE lots SET quantity = :quantity, unit_mass_grams = :mass "
+                "WHERE lot_id = :lot"
+            ),
+            {
+                "quantity": _uint(database_url, 2_000_000),
+                "mass": _uint(database_url, 1),
+                "lot": _uint(database_url, 3),
+            },
+        )
+    badge = check_lot(ledger.settings, ledger.engine, 3)
+    report = verify_mirror(ledger.engine, RpcClient(ledger.url))
+
+    # The test lots have no off-chain record, which the badge names in both cases.
+    assert [text for text in untouched.differences if "no record" not in text] == []
+    assert badge.status == "disagrees"
+    assert [text for text in badge.differences if "no record" not in text] == [
+        "The lot's registered quantity is 2000000 in the mirror but 1000000 on chain.",
+        "The lot's unit mass in grams is 1 in the mirror but 25000 on chain.",
+    ]
+    found = {(d.check, d.subject, d.mirror, d.chain) for d in report.differences}
+    assert ("lot quantity", "lot 3", "2000000", "1000000") in found
+    assert ("lot unit mass", "lot 3", "1", "25000") in found
+    rows = {(check, mirror, chain) for check, _, mirror, chain in found}
+    assert ("lots row quantity", "2000000", "1000000") in rows
+    assert ("lots row unit_mass_grams", "1", "25000") in rows
+    assert len(report.differences) == 4
+
+
+def test_split_and_merge_reveal_batch_lots(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from ledger.chain_lots import reveal_lots
+    from ledger.lifecycle import merge, split
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 3, batch_size=3)
+    registry = ledger.registry
+    holder = ledger.sender(dev_account(1))
+    stored_before = [_is_revealed(ledger, lot_id) for lot_id in (1, 2, 3)]
+
+    children = split(registry, holder, 2, [100_000])
+    merged = merge(registry, holder, [2, 3], [50_000, 50_000])
+    new_indexer(ledger, ledger.engine).run_to_head()
+    with ledger.engine.connect() as connection:
+        reveals = connection.execute(
+            text(
+                "SELECT topics FROM raw_events WHERE event_name = 'LotRevealed' "
+                "ORDER BY block_number, log_index"
+            )
+        ).scalars()
+        revealed = [int(json.loads(topics)[1], 16) for topics in reveals]
+
+    assert stored_before == [False, False, False]
+    # Lot 2 was revealed once, before the split; the merge revealed only lot 3.
+    assert revealed == [2, 3]
+    assert [_is_revealed(ledger, lot_id) for lot_id in (1, 2, 3)] == [
+        False,
+        True,
+        True,
+    ]
+    assert children == [4]
+    assert merged == 5
+    assert reveal_lots(registry, holder, [2, 3, children[0], merged]) == []
+    assert verify_mirror(ledger.engine, RpcClient(ledger.url)).ok
+
+
+def _is_revealed(ledger: Any, lot_id: int) -> bool:
+    from web3.exceptions import ContractCustomError
+
+    try:
+        ledger.registry.functions.lot(lot_id).call()
+    except ContractCustomError:
+        return False
+    return True
