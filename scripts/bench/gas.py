@@ -34,6 +34,7 @@ SNAPSHOT_PATH = PROJECT_ROOT / "gas-snapshot.json"
 SNAPSHOT_TOLERANCE = 0.02
 UPDATE_COMMAND = ".venv/bin/python -m scripts.bench.gas --update-snapshot"
 BATCH = 100
+MAX_BATCH = 256
 QUANTITY = 118_000
 UNIT_MASS_GRAMS = 25_000
 BUILDING = ascii_bytes32("BLD-LGE-01")
@@ -87,8 +88,9 @@ def _registry(
     """Measure registration, moves, reveal and end of life of batch lots.
 
     Lots 1 to 300 are three batches of ``BATCH``, and lot 301 is a batch of one.
-    Moves use the second batch, so that its figures are those of a registry already
-    in use.
+    Lots 302 to 557 are a batch of ``MAX_BATCH``, and lots 558 to 657 a batch that
+    opens bitmap word 2 (batch starts from 512 to 767). Moves use the second batch,
+    so that its figures are those of a registry already in use.
     """
     _gas(
         operator,
@@ -106,6 +108,15 @@ def _registry(
             holder.address, BUILDING, lot_entries(10**6, 1)
         ),
     )
+    largest, new_word = (
+        _gas(
+            operator,
+            registry.functions.registerLots(
+                holder.address, BUILDING, lot_entries(first, count)
+            ),
+        )
+        for first, count in ((2 * 10**6, MAX_BATCH), (3 * 10**6, BATCH))
+    )
 
     def transfer(lot_id: int, to: str) -> int:
         call = registry.functions.transferCustody(
@@ -116,6 +127,8 @@ def _registry(
     figures: dict[str, int | None] = {
         "registry.registerLots.per_lot": batches[1] // BATCH,
         "registry.registerLots.batch_1": single,
+        "registry.registerLots.per_lot_new_word": new_word // BATCH,
+        "registry.registerLots.per_lot_batch_256": largest // MAX_BATCH,
         "registry.first_transfer.first_lot": transfer(BATCH + 1, yard),
         "registry.first_transfer.last_lot": transfer(2 * BATCH, yard),
         "registry.first_transfer.batch_1": transfer(single_id, yard),
@@ -204,6 +217,26 @@ def gas_results(figures: dict[str, int | None]) -> list[Result]:
             anchor_mint,
             "gas",
             scale,
+            higher_is_better=False,
+            target_ratio=0.25,
+            target_text="≤ 0.25× (~6,000)",
+        ),
+        Result(
+            "gas/lot registerLots opening a bitmap word vs _mintBatch/id",
+            figures["registry.registerLots.per_lot_new_word"],
+            anchor_mint,
+            "gas",
+            scale,
+            higher_is_better=False,
+            target_ratio=0.25,
+            target_text="≤ 0.25× (~6,000)",
+        ),
+        Result(
+            "gas/lot registerLots, 256 lots vs _mintBatch/id",
+            figures["registry.registerLots.per_lot_batch_256"],
+            anchor_mint,
+            "gas",
+            f"a batch of {MAX_BATCH} lots",
             higher_is_better=False,
             target_ratio=0.25,
             target_text="≤ 0.25× (~6,000)",
