@@ -14,9 +14,9 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 /// a commitment and the packed quantities go into the code of one data contract (code
 /// costs 200 gas per byte, a new storage slot 22,100 gas), and one bit marks where the
 /// batch starts. Until a token of the batch first moves, its whole quantity belongs to
-/// the batch holder; the first move or burn writes the holder's balance.
-/// Ids minted one by one ({_mint}, {_mintBatch}) have plain balances, as in
-/// OpenZeppelin's ERC-1155, whose internal functions, events and errors this base keeps.
+/// the batch holder, and the first move or burn writes the holder's balance.
+/// Ids minted with {_mint} and {_mintBatch} have plain balances, as in OpenZeppelin's
+/// ERC-1155, whose internal functions, events and errors this base keeps.
 /// @dev Ids are consecutive from 1 and handed out by {_mintLazyBatch} and {_takeIds}, so
 /// lazy batches and plain ids share one sequence. A batch has at most `MAX_BATCH_SIZE`
 /// ids, so finding the batch of an id reads at most two bitmap words, whatever the number
@@ -210,15 +210,17 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
         _updateWithAcceptanceCheck(from, to, ids, values, data);
     }
 
-    /// @notice Mints `value` of `id` to `to` with a plain balance. `id` should come from
-    /// {_takeIds}, so that no lazy batch claims it.
+    /// @notice Mints `value` of `id` to `to` with a plain balance. `id` must come from
+    /// {_takeIds}: a credit to the untouched holder of a lazy id would hide the lazy
+    /// allocation.
     function _mint(address to, uint256 id, uint256 value, bytes memory data) internal {
         if (to == address(0)) revert ERC1155InvalidReceiver(address(0));
         (uint256[] memory ids, uint256[] memory values) = _singletons(id, value);
         _updateWithAcceptanceCheck(address(0), to, ids, values, data);
     }
 
-    /// @notice Mints `values[i]` of `ids[i]` to `to` with plain balances.
+    /// @notice Mints `values[i]` of `ids[i]` to `to` with plain balances. Every id must
+    /// come from {_takeIds}, as for {_mint}.
     function _mintBatch(address to, uint256[] memory ids, uint256[] memory values, bytes memory data) internal {
         if (to == address(0)) revert ERC1155InvalidReceiver(address(0));
         _updateWithAcceptanceCheck(address(0), to, ids, values, data);
@@ -364,8 +366,8 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
     }
 
     // Adds `value` of `id` to `to`. Only the batch holder can hold a lazy id before its
-    // first move, and that move writes the holder's slot, so a credit never meets an
-    // unwritten allocation.
+    // first move, and that move writes the holder's slot. So a credit never meets an
+    // unwritten allocation, as long as lazy ids are never minted again.
     function _credit(address to, uint256 id, uint256 value) private {
         uint256 raw = _balances[id][to];
         uint256 updated = raw + value;

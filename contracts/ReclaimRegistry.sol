@@ -9,11 +9,11 @@ import {LazyBatchBalances} from "./LazyBatchBalances.sol";
 /// @notice Records reclaimed building-material lots, their origin buildings and every
 /// custody transfer. Holdings are ERC-1155 balances: the token id is the lot id and one
 /// token is one thousandth of the lot's unit.
-/// Lots are registered in batches of one building and one holder: the chain keeps a
+/// Lots are registered in batches of one building and one holder. The chain keeps a
 /// commitment to the batch's entries, the holder and the quantities, and the lots' data
-/// travels in the {LotBatchRegistered} event. A batch lot's data is stored only when
-/// someone reveals it ({revealLot}), which {lot}, {split} and {merge} need. Lots made by
-/// a split or merge have their data stored and plain balances.
+/// is in the {LotBatchRegistered} event. A batch lot's data is stored only when someone
+/// reveals it ({revealLot}), which {lot}, {split} and {merge} need. Lots made by a split
+/// or merge have their data stored and plain balances.
 contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     /*//////////////////////////////////////////////////////////////
                                  ROLES
