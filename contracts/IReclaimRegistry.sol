@@ -465,8 +465,8 @@ interface IReclaimRegistry {
 
     /// @notice Burns the sum of `quantities` of lot `lotId` from the caller and mints one
     /// new lot per quantity to the caller, with the parent's origin, kind and record.
-    /// @dev Requirements: the lot exists and its data is stored (revealed); `quantities` is not empty and has no zero;
-    /// the sum is at most the caller's balance.
+    /// @dev Requirements: the lot exists and its data is stored (revealed); `quantities`
+    /// is not empty and has no zero; the sum is at most the caller's balance.
     /// Emits {TransferSingle} to the zero address, {LotSplit}, then {TransferBatch} from it.
     /// @return childLotIds The new lots, with consecutive ids.
     function split(uint256 lotId, uint256[] calldata quantities) external returns (uint256[] memory childLotIds);
@@ -474,11 +474,11 @@ interface IReclaimRegistry {
     /// @notice Burns `quantities[i]` of each lot `lotIds[i]` from the caller and mints
     /// their sum to the caller as one new lot.
     /// @dev Requirements: at least two distinct lots, each with its data stored
-    /// (revealed), of the same category, unit and unit
-    /// mass (so that the new lot's mass is the sum of the parts' masses); both arrays
-    /// have the same length; no zero quantity; each at most the caller's balance. The new
-    /// lot's building id is the parents' common origin, or zero when they differ: read
-    /// its origins with {lotParents}.
+    /// (revealed), of the same category, unit and unit mass (so that the new lot's
+    /// mass is the sum of the parts' masses); both arrays have the same length; no zero
+    /// quantity; each at most the caller's balance. The new lot's building id is the
+    /// parents' common origin, or zero when they differ: read its origins with
+    /// {lotParents}.
     /// Emits {TransferBatch} to the zero address, {LotsMerged}, then {TransferSingle}.
     /// @return lotId The new lot.
     function merge(uint256[] calldata lotIds, uint256[] calldata quantities) external returns (uint256 lotId);
