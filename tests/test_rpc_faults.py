@@ -36,7 +36,8 @@ WAIT_SECONDS = 60
 def _filled_chain(chain: tuple[Path, str], database_url: str, log_range: int = 4):  # type: ignore[no-untyped-def]
     data_dir, _ = chain
     ledger = open_test_ledger(data_dir, database_url, log_range=log_range)
-    register_test_lots(ledger, 30, batch_size=5)
+    # One-lot batches, so that the chain has many blocks with events to fetch.
+    register_test_lots(ledger, 30, batch_size=1)
     for step in range(20):
         send_transfer(ledger, 1 + step, 100 + step, receiver=2 + step % 3)
     return ledger
