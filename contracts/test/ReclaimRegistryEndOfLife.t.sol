@@ -456,7 +456,10 @@ contract EndOfLifeHandler is RegistryFixture {
     ReclaimRegistry public immutable registry;
     address[3] private holders = [address(0xA1), address(0xA2), address(0xA3)];
     uint256 public constant ROOT_QUANTITY = 1_000_000;
-    uint256 public constant ROOT_COUNT = 2;
+    uint256 public constant ROOT_COUNT = 3;
+    /// @notice A third root lot that is never revealed, so that its lazy balance moves
+    /// and burns while split and merge skip it.
+    uint256 public immutable unrevealedLot;
 
     /// @notice Quantity burnt by install and dispose, in thousandths of the common unit.
     uint256 public removed;
@@ -465,6 +468,13 @@ contract EndOfLifeHandler is RegistryFixture {
         registry = _deployRegistry();
         _registerLot(registry, holders[0], BUILDING_A, ROOT_QUANTITY);
         _registerLot(registry, holders[1], BUILDING_B, ROOT_QUANTITY);
+        unrevealedLot = registry.registerLots(
+            holders[2],
+            BUILDING_A,
+            abi.encodePacked(
+                LOT_HASH, CATEGORY, uint64(ROOT_QUANTITY), uint64(UNIT_MASS_GRAMS), uint8(IReclaimRegistry.Unit.Piece)
+            )
+        );
     }
 
     function holderAt(uint256 index) external view returns (address) {
@@ -499,7 +509,7 @@ contract EndOfLifeHandler is RegistryFixture {
 
     function split(uint256 from, uint256 lotSeed, uint256 first, uint256 second) external {
         (address holder, uint256 lotId, uint256 balance) = _pick(from, lotSeed);
-        if (balance < 2) return;
+        if (balance < 2 || lotId == unrevealedLot) return;
         first = _bound(first, 1, balance - 1);
         second = _bound(second, 1, balance - first);
         VM.prank(holder);
@@ -511,6 +521,7 @@ contract EndOfLifeHandler is RegistryFixture {
         uint256 secondLot = 1 + secondSeed % registry.lotCount();
         uint256 secondBalance = registry.balanceOf(holder, secondLot);
         if (firstBalance == 0 || secondBalance == 0 || firstLot == secondLot) return;
+        if (firstLot == unrevealedLot || secondLot == unrevealedLot) return;
         VM.prank(holder);
         registry.merge(
             _pair(firstLot, secondLot), _pair(_bound(first, 1, firstBalance), _bound(second, 1, secondBalance))
