@@ -11,7 +11,7 @@ chain alone, never on the SQL mirror.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eth_utils import keccak
@@ -21,7 +21,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import BlockIdentifier, RPCEndpoint
 
 from ledger.chain.transactions import TransactionSender
-from ledger.errors import ChainError, NotFound, TransactionFailed
+from ledger.errors import ChainError, InvalidInput, NotFound, TransactionFailed
 from ledger.lot_entries import LOT_BATCH_REGISTERED_TOPIC, BatchLog, parse_batch_log
 
 logger = logging.getLogger(__name__)
@@ -139,6 +139,31 @@ def reveal_lots(
         ) from exc
     logger.info("Revealed lots %s", revealed)
     return revealed
+
+
+def check_mergeable(
+    registry: Contract, lot_ids: Sequence[int], from_block: int = 0
+) -> None:
+    """Raise InvalidInput unless there are two lots or more of one kind.
+
+    Lots of one kind share category, unit and unit mass. The registry checks this
+    too, but only after the lots are revealed, so checking first saves the reveals
+    of a merge that would fail.
+    """
+    if len(lot_ids) < 2:
+        raise InvalidInput(
+            f"A merge needs at least two lots, not {len(lot_ids)}; list the lot ids "
+            "separated by commas."
+        )
+    first_id = lot_ids[0]
+    first = chain_lot(registry, first_id, from_block)
+    for lot_id in lot_ids[1:]:
+        other = chain_lot(registry, lot_id, from_block)
+        if (other[1], other[4], other[5]) != (first[1], first[4], first[5]):
+            raise InvalidInput(
+                f"Lots {first_id} and {lot_id} differ in category, unit or unit "
+                "mass, so they cannot be merged; merge only lots of one kind."
+            )
 
 
 def _lot_batch(

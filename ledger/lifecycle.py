@@ -18,7 +18,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from ledger.chain.transactions import TransactionSender
-from ledger.chain_lots import reveal_lots
+from ledger.chain_lots import check_mergeable, reveal_lots
 from ledger.contracts.deployment import AUDITOR_ROLE, INSPECTOR_ROLE
 from ledger.errors import InvalidInput
 
@@ -219,8 +219,9 @@ def merge(
     """Merge quantities of lots of one kind into a new lot; return its id.
 
     Batch lots whose fields the registry has not stored are revealed first, as in
-    :func:`split`.
+    :func:`split`, once the lots are known to be of one kind.
     """
+    check_mergeable(registry, lot_ids, from_block)
     reveal_lots(registry, sender, lot_ids, from_block)
     (receipt,) = sender.transact(
         [registry.functions.merge(list(lot_ids), list(quantities))]

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from indexer_support import (
+    BUILDING,
     clean_digest,
     new_indexer,
     open_test_ledger,
@@ -322,3 +323,30 @@ def _is_revealed(ledger: Any, lot_id: int) -> bool:
     except ContractCustomError:
         return False
     return True
+
+
+def test_merge_of_other_kinds_reveals_nothing(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from eth_utils import keccak
+
+    from ledger.errors import InvalidInput
+    from ledger.lifecycle import merge
+    from ledger.writes import LotInput, register_lots
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 1)
+    building, category = BUILDING, b"door".ljust(32, b"\0")
+    heavier = LotInput(building, category, 0, 1_000_000, 30_000, keccak(text="heavy"))
+    register_lots(ledger.registry, ledger.sender(), dev_account(1).address, [heavier])
+    holder = ledger.sender(dev_account(1))
+    nonce = ledger.w3.eth.get_transaction_count(holder.address)
+
+    with pytest.raises(InvalidInput, match="Lots 1 and 2 differ in category, unit"):
+        merge(ledger.registry, holder, [1, 2], [1000, 1000])
+    with pytest.raises(InvalidInput, match="A merge needs at least two lots, not 1"):
+        merge(ledger.registry, holder, [1], [1000])
+
+    assert ledger.w3.eth.get_transaction_count(holder.address) == nonce
+    assert not _is_revealed(ledger, 1)
