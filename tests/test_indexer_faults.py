@@ -172,7 +172,7 @@ def test_largest_quantity_round_trips_chain_database_and_api(
     data_dir, _ = chain
     ledger = open_test_ledger(data_dir, database_url)
     register_test_lots(ledger, 1)
-    # A registered lot holds at most 2**64 - 1 thousandths; merging two of them
+    # A registered lot has at most 2**64 - 1 thousandths, and merging two of them
     # makes a lot past the 64-bit range of both databases' integers.
     register_lots(
         ledger.registry,
