@@ -24,6 +24,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractLogicError, Web3Exception
 
 from ledger.chain.connection import rpc_url
+from ledger.chain_lots import chain_lot
 from ledger.contracts.artifacts import load_artifact
 from ledger.db.models import (
     Holding,
@@ -31,7 +32,6 @@ from ledger.db.models import (
     Record,
     SyncState,
 )
-from ledger.chain_lots import chain_lot
 from ledger.errors import ChainError, ChainNotRunning, NotFound
 from ledger.indexer.store import ascii_text
 from ledger.lot_events import DISPOSED, INSTALLED, MERGED, SPLIT, lot_event_steps
