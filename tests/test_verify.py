@@ -350,3 +350,28 @@ def test_merge_of_other_kinds_reveals_nothing(
 
     assert ledger.w3.eth.get_transaction_count(holder.address) == nonce
     assert not _is_revealed(ledger, 1)
+
+
+def test_verify_finds_missing_batch_lot_row(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 4, batch_size=4)
+    new_indexer(ledger, ledger.engine).run_to_head()
+    with ledger.engine.begin() as connection:
+        connection.execute(
+            text("DELETE FROM lots WHERE lot_id = :lot"),
+            {"lot": _uint(database_url, 3)},
+        )
+
+    report = verify_mirror(ledger.engine, RpcClient(ledger.url))
+
+    found = {(d.check, d.subject, d.mirror, d.chain) for d in report.differences}
+    assert ("lot count", "registry", "3", "4") in found
+    assert ("lot quantity", "lot 3", "missing", "1000000") in found
+    assert any(
+        check == "lots row" and subject.endswith(" lot 3") and mirror == "missing"
+        for check, subject, mirror, _ in found
+    )
+    assert any(check == "lots rows" for check, *_ in found)
