@@ -75,6 +75,8 @@ def batch_log(
 
     Raises NotFound when the node has no such log between the two blocks.
     """
+    # NOTE: one request over the whole block span. The topics select a single log,
+    # but a provider that limits the block span of eth_getLogs rejects a long one.
     query = {
         "address": registry.address,
         "fromBlock": hex(from_block),
