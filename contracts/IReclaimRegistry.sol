@@ -423,10 +423,10 @@ interface IReclaimRegistry {
     function verifyLot(uint256 lotId, bytes32 buildingId, bytes calldata entries) external view returns (Lot memory);
 
     /// @notice Returns the batch lot `lotId` was registered in: its first lot id (the
-    /// indexed `firstLotId` of its {LotBatchRegistered}) and its number of lots; (0, 0)
-    /// for a lot made by a split or merge.
+    /// indexed `firstLotId` of its {LotBatchRegistered}), its number of lots and the
+    /// block that holds that event; (0, 0, 0) for a lot made by a split or merge.
     /// @dev Reverts with {ReclaimRegistryUnknownLot} when the lot does not exist.
-    function lotBatch(uint256 lotId) external view returns (uint256 firstLotId, uint256 count);
+    function lotBatch(uint256 lotId) external view returns (uint256 firstLotId, uint256 count, uint256 blockNumber);
 
     /// @notice Moves custody of `quantity` of lot `lotId` from `from` to `to`, with a reason.
     /// @dev Requirements: the caller is `from` or an operator approved by `from`; the lot

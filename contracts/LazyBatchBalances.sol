@@ -69,7 +69,9 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
     mapping(address account => mapping(address operator => bool)) private _operatorApprovals;
     // Bit (id & 255) of word (id >> 8) is set when a lazy batch starts at `id`.
     mapping(uint256 word => uint256) private _batchStarts;
-    mapping(uint256 firstId => address) private _batchData;
+    // A batch's data contract in the low 160 bits and its mint's block number above them,
+    // so that a reader finds the batch's logs in one block; one slot either way.
+    mapping(uint256 firstId => uint256) private _batchData;
     uint256 private _lastId;
     string private _uri;
 
@@ -281,10 +283,16 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
             if (starts == 0) return (0, 0, address(0));
         }
         uint256 first = (word << 8) | Math.log2(starts);
-        address found = _batchData[first];
+        address found = address(uint160(_batchData[first]));
         uint256 size = (found.code.length - _QUANTITIES_OFFSET) / 8;
         if (id - first >= size) return (0, 0, address(0));
         return (first, size, found);
+    }
+
+    /// @notice Returns the number of the block in which the batch starting at `firstId`
+    /// was minted; zero when no batch starts there.
+    function _batchBlock(uint256 firstId) internal view returns (uint256) {
+        return _batchData[firstId] >> 160;
     }
 
     /// @notice Returns the commitment stored in the batch data contract `data`.
@@ -337,7 +345,7 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
         }
         if (data == address(0)) revert LazyBatchBalancesDataNotStored();
 
-        _batchData[firstId] = data;
+        _batchData[firstId] = uint256(uint160(data)) | (block.number << 160);
         _batchStarts[firstId >> 8] |= 1 << (firstId & 255);
         _lastId = firstId + count - 1;
 

@@ -392,9 +392,10 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     }
 
     /// @inheritdoc IReclaimRegistry
-    function lotBatch(uint256 lotId) external view returns (uint256 firstLotId, uint256 count) {
+    function lotBatch(uint256 lotId) external view returns (uint256 firstLotId, uint256 count, uint256 blockNumber) {
         _checkLotExists(lotId);
         (firstLotId, count,) = _batchOf(lotId);
+        blockNumber = _batchBlock(firstLotId);
     }
 
     /// @inheritdoc IReclaimRegistry

@@ -974,7 +974,7 @@ contract ReclaimRegistryTest {
 
     /// @dev Stores the data of batch lot `lotId`, so that `lot` returns it.
     function _reveal(uint256 lotId) private {
-        (uint256 firstLotId,) = registry.lotBatch(lotId);
+        (uint256 firstLotId,,) = registry.lotBatch(lotId);
         registry.revealLot(lotId, batchBuilding[firstLotId], batchEntries[firstLotId]);
     }
 

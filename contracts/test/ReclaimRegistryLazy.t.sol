@@ -19,6 +19,7 @@ interface LazyVm {
     }
 
     function prank(address msgSender) external;
+    function roll(uint256 newHeight) external;
     function expectRevert(bytes calldata revertData) external;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
@@ -350,18 +351,32 @@ contract ReclaimRegistryLazyTest {
     }
 
     function testLotBatchNamesTheBatch() public {
+        VM.roll(40);
         _register(CONTRACTOR, 3, 1);
+        VM.roll(41);
+        uint256[] memory quantities = new uint256[](1);
+        quantities[0] = 1;
+        _reveal(2);
+        VM.prank(CONTRACTOR);
+        uint256 child = registry.split(2, quantities)[0];
+        VM.roll(57);
         _register(YARD, 4, 2);
 
-        (uint256 firstLotId, uint256 count) = registry.lotBatch(6);
-        _checkUint("first lot of second batch", firstLotId, 4);
+        (uint256 firstLotId, uint256 count, uint256 blockNumber) = registry.lotBatch(7);
+        _checkUint("first lot of second batch", firstLotId, 5);
         _checkUint("count of second batch", count, 4);
-        (firstLotId, count) = registry.lotBatch(3);
+        _checkUint("block of second batch", blockNumber, 57);
+        (firstLotId, count, blockNumber) = registry.lotBatch(3);
         _checkUint("first lot of first batch", firstLotId, 1);
         _checkUint("count of first batch", count, 3);
+        _checkUint("block of first batch", blockNumber, 40);
+        (firstLotId, count, blockNumber) = registry.lotBatch(child);
+        _checkUint("first lot of a split child", firstLotId, 0);
+        _checkUint("count of a split child", count, 0);
+        _checkUint("block of a split child", blockNumber, 0);
 
-        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryUnknownLot.selector, 8));
-        registry.lotBatch(8);
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryUnknownLot.selector, 9));
+        registry.lotBatch(9);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -744,7 +759,7 @@ contract ReclaimRegistryLazyTest {
     }
 
     function _reveal(uint256 lotId) private {
-        (uint256 firstLotId,) = registry.lotBatch(lotId);
+        (uint256 firstLotId,,) = registry.lotBatch(lotId);
         registry.revealLot(lotId, batchBuilding[firstLotId], batchEntries[firstLotId]);
     }
 
@@ -858,7 +873,7 @@ contract ReclaimRegistryLazyTest {
     }
 
     function _checkBatch(uint256 lotId, uint256 expectedFirst, uint256 expectedCount) private view {
-        (uint256 firstLotId, uint256 count) = registry.lotBatch(lotId);
+        (uint256 firstLotId, uint256 count,) = registry.lotBatch(lotId);
         _checkUint("lotBatch first lot id", firstLotId, expectedFirst);
         _checkUint("lotBatch count", count, expectedCount);
     }
