@@ -205,9 +205,7 @@ def _compare(w3: Web3, state: _MirrorState, lot_id: int) -> list[str]:
         abi=load_artifact()["abi"],
     )
     try:
-        on_chain = chain_lot(
-            registry, lot_id, state.start_block, block=state.last_block
-        )
+        on_chain = chain_lot(registry, lot_id, block=state.last_block)
     except (NotFound, ContractLogicError):
         return [f"The registry has no lot {lot_id} at block {state.last_block}."]
     except ChainError as exc:

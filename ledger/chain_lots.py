@@ -3,10 +3,9 @@
 The registry stores the fields of a lot made by a split or merge, and ``lot(id)``
 returns them. A lot registered in a batch has only a commitment on chain until it is
 revealed: its fields are in the batch's ``LotBatchRegistered`` log, which
-``lotBatch(id)`` locates by its indexed first lot id, and ``verifyLot`` checks that
-log's entries against the stored commitment. Reading a lot this way relies on the
-chain alone, never on the SQL mirror.
-"""
+``lotBatch(id)`` locates by its block and indexed first lot id, and ``verifyLot``
+checks that log's entries against the stored commitment. Reading a lot this way
+relies on the chain alone, never on the SQL mirror."""
 
 from __future__ import annotations
 
@@ -34,24 +33,20 @@ _NOT_REVEALED = keccak(text="ReclaimRegistryLotNotRevealed(uint256)")[:4]
 
 
 def chain_lot(
-    registry: Contract,
-    lot_id: int,
-    from_block: int = 0,
-    block: BlockIdentifier = "latest",
+    registry: Contract, lot_id: int, block: BlockIdentifier = "latest"
 ) -> ChainLot:
     """Return lot ``lot_id`` as the registry defines it at ``block``.
 
-    A batch lot comes from ``verifyLot`` with its batch's log, searched from
-    ``from_block`` (the registry's deployment block) to ``block``. Raises NotFound
-    when the lot or its log does not exist, and ChainError when ``verifyLot``
-    rejects the log's entries.
+    A batch lot comes from ``verifyLot`` with its batch's log. Raises NotFound when
+    the lot or its log does not exist, and ChainError when ``verifyLot`` rejects the
+    log's entries.
     """
-    first_lot_id, count = _lot_batch(registry, lot_id, block)
+    first_lot_id, count, block_number = _lot_batch(registry, lot_id, block)
     if count == 0:
         fields = registry.functions.lot(lot_id).call(block_identifier=block)
         return _chain_lot(fields)
 
-    batch = batch_log(registry, first_lot_id, from_block, block)
+    batch = batch_log(registry, first_lot_id, block_number)
     try:
         fields = registry.functions.verifyLot(
             lot_id, HexBytes(batch.building_id), HexBytes(batch.entries)
@@ -65,22 +60,16 @@ def chain_lot(
     return _chain_lot(fields)
 
 
-def batch_log(
-    registry: Contract,
-    first_lot_id: int,
-    from_block: int = 0,
-    to_block: BlockIdentifier = "latest",
-) -> BatchLog:
+def batch_log(registry: Contract, first_lot_id: int, block_number: int) -> BatchLog:
     """Return the ``LotBatchRegistered`` log of the batch starting at ``first_lot_id``.
 
-    Raises NotFound when the node has no such log between the two blocks.
+    ``block_number`` is the block that ``lotBatch`` names for the batch, so the
+    request spans one block. Raises NotFound when the node has no such log there.
     """
-    # NOTE: one request over the whole block span. The topics select a single log,
-    # but a provider that limits the block span of eth_getLogs rejects a long one.
     query = {
         "address": registry.address,
-        "fromBlock": hex(from_block),
-        "toBlock": hex(to_block) if isinstance(to_block, int) else to_block,
+        "fromBlock": hex(block_number),
+        "toBlock": hex(block_number),
         "topics": [LOT_BATCH_REGISTERED_TOPIC, "0x" + f"{first_lot_id:064x}"],
     }
     response = registry.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [query])
@@ -93,7 +82,7 @@ def batch_log(
     if not logs:
         raise NotFound(
             f"The node has no LotBatchRegistered log for the batch starting at lot "
-            f"{first_lot_id} from block {from_block}; use a node with the registry's "
+            f"{first_lot_id} in block {block_number}; use a node with the registry's "
             "full log history."
         )
     try:
@@ -105,10 +94,7 @@ def batch_log(
 
 
 def reveal_lots(
-    registry: Contract,
-    sender: TransactionSender,
-    lot_ids: Iterable[int],
-    from_block: int = 0,
+    registry: Contract, sender: TransactionSender, lot_ids: Iterable[int]
 ) -> list[int]:
     """Reveal every batch lot of ``lot_ids`` whose fields the registry has not stored.
 
@@ -118,10 +104,10 @@ def reveal_lots(
     calls = []
     revealed = []
     for lot_id in dict.fromkeys(lot_ids):
-        first_lot_id, count = _lot_batch(registry, lot_id, "latest")
+        first_lot_id, count, block_number = _lot_batch(registry, lot_id, "latest")
         if count == 0 or _is_stored(registry, lot_id):
             continue
-        batch = batch_log(registry, first_lot_id, from_block)
+        batch = batch_log(registry, first_lot_id, block_number)
         calls.append(
             registry.functions.revealLot(
                 lot_id, HexBytes(batch.building_id), HexBytes(batch.entries)
@@ -143,9 +129,7 @@ def reveal_lots(
     return revealed
 
 
-def check_mergeable(
-    registry: Contract, lot_ids: Sequence[int], from_block: int = 0
-) -> None:
+def check_mergeable(registry: Contract, lot_ids: Sequence[int]) -> None:
     """Raise InvalidInput unless there are two lots or more of one kind.
 
     Lots of one kind share category, unit and unit mass. The registry checks this
@@ -158,9 +142,9 @@ def check_mergeable(
             "separated by commas."
         )
     first_id = lot_ids[0]
-    first = chain_lot(registry, first_id, from_block)
+    first = chain_lot(registry, first_id)
     for lot_id in lot_ids[1:]:
-        other = chain_lot(registry, lot_id, from_block)
+        other = chain_lot(registry, lot_id)
         if (other[1], other[4], other[5]) != (first[1], first[4], first[5]):
             raise InvalidInput(
                 f"Lots {first_id} and {lot_id} differ in category, unit or unit "
@@ -170,9 +154,9 @@ def check_mergeable(
 
 def _lot_batch(
     registry: Contract, lot_id: int, block: BlockIdentifier
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     try:
-        first_lot_id, count = registry.functions.lotBatch(lot_id).call(
+        first_lot_id, count, block_number = registry.functions.lotBatch(lot_id).call(
             block_identifier=block
         )
     except ContractLogicError:
@@ -180,7 +164,7 @@ def _lot_batch(
             f"Lot {lot_id} is not registered on the chain at block {block}; check "
             "the lot id."
         ) from None
-    return int(first_lot_id), int(count)
+    return int(first_lot_id), int(count), int(block_number)
 
 
 def _is_stored(registry: Contract, lot_id: int) -> bool:

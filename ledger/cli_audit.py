@@ -90,7 +90,7 @@ def _check_held(
     if amount <= balance:
         return
     # Raises NotFound for a lot the registry does not have.
-    lot = chain_lot(ledger.registry, lot_id, ledger.deployment.block_number)
+    lot = chain_lot(ledger.registry, lot_id)
     unit = Unit(lot[5])  # The Lot struct's last field is its unit.
     raise InvalidInput(
         f"{holder} holds {format_quantity(balance, unit)} of lot {lot_id}; cannot "
@@ -239,9 +239,7 @@ def split(
     amounts = [_fixed_quantity(part) for part in quantities.split(",")]
     signer = ledger.sender(signing_account(ledger, sender))
     _check_held(ledger, signer.address, sender, lot, sum(amounts), "split")
-    children = split_lot(
-        ledger.registry, signer, lot, amounts, ledger.deployment.block_number
-    )
+    children = split_lot(ledger.registry, signer, lot, amounts)
     report_write(
         ledger,
         signer.last_receipts[-1],
@@ -271,9 +269,7 @@ def merge(
     signer = ledger.sender(signing_account(ledger, sender))
     for lot_id, amount in zip(lot_ids, amounts, strict=True):
         _check_held(ledger, signer.address, sender, lot_id, amount, "merge")
-    merged = merge_lots(
-        ledger.registry, signer, lot_ids, amounts, ledger.deployment.block_number
-    )
+    merged = merge_lots(ledger.registry, signer, lot_ids, amounts)
     report_write(
         ledger, signer.last_receipts[-1], f"Merged lots {lots} into lot {merged}."
     )

@@ -194,14 +194,13 @@ def split(
     sender: TransactionSender,
     lot_id: int,
     quantities: Sequence[int],
-    from_block: int = 0,
 ) -> list[int]:
     """Split quantities of a lot into new lots; return the new lots' ids.
 
     A batch lot whose fields the registry has not stored is revealed first, from its
-    registration log searched from ``from_block`` (the registry's deployment block).
+    registration log.
     """
-    reveal_lots(registry, sender, [lot_id], from_block)
+    reveal_lots(registry, sender, [lot_id])
     (receipt,) = sender.transact([registry.functions.split(lot_id, list(quantities))])
     (event,) = registry.events.LotSplit().process_receipt(receipt, errors=DISCARD)
     children = [int(child) for child in event["args"]["childLotIds"]]
@@ -214,15 +213,14 @@ def merge(
     sender: TransactionSender,
     lot_ids: Sequence[int],
     quantities: Sequence[int],
-    from_block: int = 0,
 ) -> int:
     """Merge quantities of lots of one kind into a new lot; return its id.
 
     Batch lots whose fields the registry has not stored are revealed first, as in
     :func:`split`, once the lots are known to be of one kind.
     """
-    check_mergeable(registry, lot_ids, from_block)
-    reveal_lots(registry, sender, lot_ids, from_block)
+    check_mergeable(registry, lot_ids)
+    reveal_lots(registry, sender, lot_ids)
     (receipt,) = sender.transact(
         [registry.functions.merge(list(lot_ids), list(quantities))]
     )

@@ -366,10 +366,12 @@ def _chain_lot_views(
     batch_of = caller.call_many(
         "lotBatch(uint256)",
         [(["uint256"], [lot_id]) for lot_id in ids],
-        "(uint256,uint256)",
+        "(uint256,uint256,uint256)",
     )
     single_ids = [
-        lot_id for lot_id, (_, count) in zip(ids, batch_of, strict=True) if count == 0
+        lot_id
+        for lot_id, (_, count, _) in zip(ids, batch_of, strict=True)
+        if count == 0
     ]
     views = {
         lot_id: _lot_view(*chain_lot)
@@ -384,9 +386,9 @@ def _chain_lot_views(
         )
     }
 
-    counts = {first: count for first, count in batch_of if count}
+    counts = {first: count for first, count, _ in batch_of if count}
     verified = _verified_batches(caller, batches, counts, report)
-    for lot_id, (first, count) in zip(ids, batch_of, strict=True):
+    for lot_id, (first, count, _) in zip(ids, batch_of, strict=True):
         batch = verified.get(first) if count else None
         if batch is not None:
             entry = batch.entry(lot_id)

@@ -375,3 +375,42 @@ def test_verify_finds_missing_batch_lot_row(
         for check, subject, mirror, _ in found
     )
     assert any(check == "lots rows" for check, *_ in found)
+
+
+def test_batch_lot_is_read_from_its_own_block(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from eth_utils import keccak
+
+    from ledger.chain_lots import chain_lot
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 3, batch_size=3)
+    ledger.w3.provider.make_request("anvil_mine", ["0x20"])
+    register_test_lots(ledger, 3, batch_size=3)
+    registered_in = ledger.w3.eth.block_number
+    ledger.w3.provider.make_request("anvil_mine", ["0x20"])
+
+    # Records the log requests on their way to the real node; every answer is the
+    # node's own.
+    provider = ledger.w3.provider
+    sent = provider.make_request
+    log_queries: list[dict[str, Any]] = []
+
+    def recording(method: Any, params: Any) -> Any:
+        if method == "eth_getLogs":
+            log_queries.extend(params)
+        return sent(method, params)
+
+    provider.make_request = recording  # type: ignore[method-assign]
+    try:
+        lot = chain_lot(ledger.registry, 5)
+    finally:
+        provider.make_request = sent  # type: ignore[method-assign]
+
+    assert [(q["fromBlock"], q["toBlock"]) for q in log_queries] == [
+        (hex(registered_in), hex(registered_in))
+    ]
+    # The Lot struct: building, category, record hash, quantity, unit mass, unit.
+    assert lot[2:] == (keccak(text="lot 5"), 1_000_000, 25_000, 0)

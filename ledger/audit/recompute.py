@@ -152,14 +152,11 @@ class Auditor:
         registry: Contract,
         factors: CarbonFactors,
         records: RecordLookup,
-        from_block: int = 0,
     ) -> None:
         self.history = history
         self.registry = registry
         self.factors = factors
         self.records = records
-        # The registry's deployment block, where the search for batch logs starts.
-        self.from_block = from_block
         self._lots: dict[int, _LotData] = {}
 
     def audit(self, claim_id: int, chain_id: int, head_block: int) -> AuditResult:
@@ -458,7 +455,7 @@ class Auditor:
     def _lot(self, lot_id: int) -> _LotData:
         if lot_id not in self._lots:
             building, category, record_hash, _quantity, unit_mass, unit = chain_lot(
-                self.registry, lot_id, self.from_block
+                self.registry, lot_id
             )
             parent_ids, quantities = self.registry.functions.lotParents(lot_id).call()
             self._lots[lot_id] = _LotData(

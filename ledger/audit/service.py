@@ -57,14 +57,9 @@ def auditor_for(
     """Return an auditor over the chain's current history, and the head block."""
     history, head = load_history(ledger)
     factors = load_factors(factors_path or ledger.settings.carbon_factors)
-    auditor = Auditor(
-        history,
-        ledger.registry,
-        factors,
-        record_lookup(ledger.engine),
-        ledger.deployment.block_number,
-    )
-    return auditor, head
+    return Auditor(
+        history, ledger.registry, factors, record_lookup(ledger.engine)
+    ), head
 
 
 def audit_claim(
