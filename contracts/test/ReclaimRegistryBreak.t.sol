@@ -588,15 +588,15 @@ contract ReclaimRegistryBreakTest {
         } else if (kind == 1) {
             _randomBatchTransfer(seed, from, to, lotId, value);
         } else if (kind == 2) {
+            VM.recordLogs();
             VM.prank(from);
             registry.install(lotId, value, DESTINATION, bytes32(0));
-            anchor.burn(from, lotId, value);
-            supply[lotId] -= value;
+            _burnOnReference(from, lotId, value);
         } else if (kind == 3) {
+            VM.recordLogs();
             VM.prank(from);
             registry.dispose(lotId, value, 1, bytes32(0));
-            anchor.burn(from, lotId, value);
-            supply[lotId] -= value;
+            _burnOnReference(from, lotId, value);
         } else if (kind == 4) {
             _revealIfBatch(lotId);
             uint256 part = value / 2;
@@ -625,10 +625,15 @@ contract ReclaimRegistryBreakTest {
         _revealIfBatch(other);
         uint256[] memory ids = _pair(lotId, other);
         uint256[] memory quantities = _pair(value, 1 + (seed >> 128) % otherBalance);
+        VM.recordLogs();
         VM.prank(from);
         uint256 merged = registry.merge(ids, quantities);
+        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
+        VM.prank(from);
         anchor.burnBatch(from, ids, quantities);
+        VM.prank(from);
         anchor.mint(from, merged, quantities[0] + quantities[1]);
+        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
         supply[lotId] -= quantities[0];
         supply[other] -= quantities[1];
         supply[merged] = quantities[0] + quantities[1];
@@ -643,7 +648,9 @@ contract ReclaimRegistryBreakTest {
         returns (uint256 firstLotId)
     {
         bytes memory entries = _entries(count, batch);
+        VM.recordLogs();
         firstLotId = registry.registerLots(holder, buildingId, entries);
+        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
         _checkUint("first lot id", firstLotId, registry.lotCount() - count + 1);
         uint256[] memory ids = new uint256[](count);
         uint256[] memory values = new uint256[](count);
@@ -653,6 +660,7 @@ contract ReclaimRegistryBreakTest {
             supply[firstLotId + i] = values[i];
         }
         anchor.mintBatch(holder, ids, values);
+        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
         batchEntries[firstLotId] = entries;
         batchBuilding[firstLotId] = buildingId;
     }
@@ -662,33 +670,73 @@ contract ReclaimRegistryBreakTest {
         if (first != 0) registry.revealLot(lotId, batchBuilding[first], batchEntries[first]);
     }
 
+    // Burns on the reference what the registry just burnt, and compares the events
+    // recorded since the registry call.
+    function _burnOnReference(address from, uint256 lotId, uint256 value) private {
+        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
+        VM.prank(from);
+        anchor.burn(from, lotId, value);
+        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
+        supply[lotId] -= value;
+    }
+
     function _transfer(address from, address to, uint256 id, uint256 value) private {
+        VM.recordLogs();
         VM.prank(from);
         registry.safeTransferFrom(from, to, id, value, "");
+        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
         VM.prank(from);
         anchor.safeTransferFrom(from, to, id, value, "");
+        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
     }
 
     function _batchTransfer(address from, address to, uint256[] memory ids, uint256[] memory values) private {
+        VM.recordLogs();
         VM.prank(from);
         registry.safeBatchTransferFrom(from, to, ids, values, "");
+        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
         VM.prank(from);
         anchor.safeBatchTransferFrom(from, to, ids, values, "");
+        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
+    }
+
+    // Compares the TransferSingle and TransferBatch logs of both tokens, topics and data.
+    function _checkSameTransferLogs(BreakVm.Log[] memory lazyLogs, BreakVm.Log[] memory expected) private pure {
+        bytes32 lazyEvents = _transferEventsHash(lazyLogs);
+        bytes32 referenceEvents = _transferEventsHash(expected);
+        _checkBytes32("ERC-1155 events", lazyEvents, referenceEvents);
+    }
+
+    function _transferEventsHash(BreakVm.Log[] memory logs) private pure returns (bytes32) {
+        bytes memory packed;
+        for (uint256 i = 0; i < logs.length; ++i) {
+            bytes32 topic = logs[i].topics[0];
+            if (topic == TRANSFER_SINGLE || topic == TRANSFER_BATCH) {
+                packed = abi.encodePacked(packed, abi.encode(logs[i].topics), logs[i].data);
+            }
+        }
+        if (packed.length == 0) revert Bytes32Mismatch("ERC-1155 events", bytes32(0), bytes32("at least one"));
+        return keccak256(packed);
     }
 
     function _split(address holder, uint256 id, uint256[] memory quantities)
         private
         returns (uint256[] memory children)
     {
+        VM.recordLogs();
         VM.prank(holder);
         children = registry.split(id, quantities);
+        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
         uint256 total = 0;
         for (uint256 i = 0; i < quantities.length; ++i) {
             total += quantities[i];
             supply[children[i]] = quantities[i];
         }
+        VM.prank(holder);
         anchor.burn(holder, id, total);
+        VM.prank(holder);
         anchor.mintBatch(holder, children, quantities);
+        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
         supply[id] -= total;
     }
 
