@@ -7,6 +7,7 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {IReclaimRegistry} from "../IReclaimRegistry.sol";
+import {LazyBatchBalances} from "../LazyBatchBalances.sol";
 import {ReclaimRegistry} from "../ReclaimRegistry.sol";
 
 /// @notice The Foundry cheatcodes these tests use, with the signatures of forge-std's `Vm`.
@@ -39,6 +40,19 @@ contract BreakReferenceToken is ERC1155("") {
 
     function burnBatch(address from, uint256[] memory ids, uint256[] memory values) external {
         _burnBatch(from, ids, values);
+    }
+}
+
+/// @notice The lazy ERC-1155 base with its plain mints open, to reach balances the
+/// registry's quantities never reach.
+contract LazyBalancesHarness is LazyBatchBalances("") {
+    function mintNew(address to, uint256 value) external returns (uint256 id) {
+        id = _takeIds(1);
+        _mint(to, id, value, "");
+    }
+
+    function mintMore(address to, uint256 id, uint256 value) external {
+        _mint(to, id, value, "");
     }
 }
 
@@ -541,6 +555,22 @@ contract ReclaimRegistryBreakTest {
         );
         registry.registerLots(ALICE, BUILDING_ID, entries);
         _checkUint("lotCount", registry.lotCount(), 0);
+    }
+
+    function testCreditOverflowNamesIdAndAccount() public {
+        // LazyBatchBalancesBalanceOverflow promises to reject any credit that would bring
+        // a balance to 2^255 or more, including one that wraps past 2^256.
+        LazyBalancesHarness token = new LazyBalancesHarness();
+        uint256 id = token.mintNew(ALICE, 1);
+
+        VM.expectRevert(abi.encodeWithSelector(LazyBatchBalances.LazyBatchBalancesBalanceOverflow.selector, id, ALICE));
+        token.mintMore(ALICE, id, type(uint256).max);
+
+        VM.expectRevert(abi.encodeWithSelector(LazyBatchBalances.LazyBatchBalancesBalanceOverflow.selector, id, ALICE));
+        token.mintMore(ALICE, id, (1 << 255) - 1);
+
+        token.mintMore(ALICE, id, (1 << 255) - 2);
+        _checkUint("largest balance", token.balanceOf(ALICE, id), (1 << 255) - 1);
     }
 
     /*//////////////////////////////////////////////////////////////
