@@ -382,6 +382,20 @@ contract ReclaimRegistryBreakTest {
         registry.safeTransferFrom(ALICE, BOB, 1, 1, "");
     }
 
+    function testRejectedFirstMoveKeepsAllocation() public {
+        _register(ALICE, 2, 1, BUILDING_ID);
+        uint256 quantity = _quantity(1, 0);
+
+        // The reference token has no receiver hook, so it rejects the lot.
+        VM.expectRevert(abi.encodeWithSelector(IERC1155Errors.ERC1155InvalidReceiver.selector, address(anchor)));
+        VM.prank(ALICE);
+        registry.safeTransferFrom(ALICE, address(anchor), 1, quantity, "");
+
+        _checkUint("alice after rejected move", registry.balanceOf(ALICE, 1), quantity);
+        _transfer(ALICE, BOB, 1, quantity);
+        _checkHolders(1);
+    }
+
     function testBatchHolderMovesLotDuringMintHook() public {
         // The holder's hook runs inside registerLots, before anything moved: its first
         // move must see the whole allocation, and only once.
