@@ -378,9 +378,13 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
     // unwritten allocation, as long as lazy ids are never minted again.
     function _credit(address to, uint256 id, uint256 value) private {
         uint256 raw = _balances[id][to];
-        uint256 updated = raw + value;
-        if ((updated ^ raw) & _TOUCHED != 0) revert LazyBatchBalancesBalanceOverflow(id, to);
-        _balances[id][to] = updated;
+        // The amount stays below 2^255. Comparing `value` with the room left, rather than
+        // adding first, also rejects a credit that would wrap past 2^256.
+        if (value >= _TOUCHED - (raw & ~_TOUCHED)) revert LazyBatchBalancesBalanceOverflow(id, to);
+        // Cannot overflow: the new amount is below 2^255 and the flag bit stays as it was.
+        unchecked {
+            _balances[id][to] = raw + value;
+        }
     }
 
     // The quantity of `id` that `account` holds because nothing moved it since the lazy
