@@ -467,7 +467,8 @@ interface IReclaimRegistry {
     /// new lot per quantity to the caller, with the parent's origin, kind and record.
     /// @dev Requirements: the lot exists and its data is stored (revealed); `quantities`
     /// is not empty and has no zero; the sum is at most the caller's balance.
-    /// Emits {TransferSingle} to the zero address, {LotSplit}, then {TransferBatch} from it.
+    /// Emits {TransferSingle} to the zero address, {LotSplit}, one {LotRegistered} per new
+    /// lot, then {TransferBatch} from the zero address ({TransferSingle} for one new lot).
     /// @return childLotIds The new lots, with consecutive ids.
     function split(uint256 lotId, uint256[] calldata quantities) external returns (uint256[] memory childLotIds);
 
@@ -479,7 +480,8 @@ interface IReclaimRegistry {
     /// quantity; each at most the caller's balance. The new lot's building id is the
     /// parents' common origin, or zero when they differ: read its origins with
     /// {lotParents}.
-    /// Emits {TransferBatch} to the zero address, {LotsMerged}, then {TransferSingle}.
+    /// Emits {TransferBatch} to the zero address, {LotsMerged}, {LotRegistered} for the new
+    /// lot, then {TransferSingle} from the zero address.
     /// @return lotId The new lot.
     function merge(uint256[] calldata lotIds, uint256[] calldata quantities) external returns (uint256 lotId);
 
