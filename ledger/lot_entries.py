@@ -140,6 +140,22 @@ class BatchLog:
         start = 2 + offset * _HEX_ENTRY
         return unpack_entries("0x" + self.entries[start : start + _HEX_ENTRY])[0]
 
+    def lot_fields(self, lot_id: int) -> tuple[bytes, bytes, bytes, int, int, int]:
+        """Return lot ``lot_id`` in the order of the registry's ``Lot`` struct.
+
+        The fields are building id, category, record hash, quantity, unit mass in
+        grams and unit, as ``verifyLot`` returns them.
+        """
+        entry = self.entry(lot_id)
+        return (
+            bytes.fromhex(self.building_id[2:]),
+            bytes.fromhex(entry.category[2:]),
+            bytes.fromhex(entry.record_hash[2:]),
+            entry.quantity,
+            entry.unit_mass_grams,
+            entry.unit,
+        )
+
 
 def parse_batch_log(log: dict[str, Any]) -> BatchLog:
     """Decode a raw ``LotBatchRegistered`` log, or raise ValueError if it does not fit.

@@ -391,15 +391,7 @@ def _chain_lot_views(
     for lot_id, (first, count, _) in zip(ids, batch_of, strict=True):
         batch = verified.get(first) if count else None
         if batch is not None:
-            entry = batch.entry(lot_id)
-            views[lot_id] = _lot_view(
-                bytes.fromhex(batch.building_id[2:]),
-                bytes.fromhex(entry.category[2:]),
-                bytes.fromhex(entry.record_hash[2:]),
-                entry.quantity,
-                entry.unit_mass_grams,
-                entry.unit,
-            )
+            views[lot_id] = _lot_view(*batch.lot_fields(lot_id))
     return views
 
 
@@ -457,15 +449,7 @@ def _verified_batches(
         subject = (
             f"lots {batch.first_lot_id}-{batch.first_lot_id + batch.lot_count - 1}"
         )
-        first = batch.entry(batch.first_lot_id)
-        decoded = (
-            bytes.fromhex(batch.building_id[2:]),
-            bytes.fromhex(first.category[2:]),
-            bytes.fromhex(first.record_hash[2:]),
-            first.quantity,
-            first.unit_mass_grams,
-            first.unit,
-        )
+        decoded = batch.lot_fields(batch.first_lot_id)
         if result is None:
             report.differences.append(
                 Difference(
