@@ -540,8 +540,12 @@ def search(
             # The planner's cost of a text search within a category passes
             # jit_above_cost. JIT compilation then took 5.4 ms of the 36 ms that
             # EXPLAIN ANALYZE showed with PostgreSQL 15 on the benchmark's 100,000
-            # lots, for a statement that runs in milliseconds.
-            connection.exec_driver_sql("SET LOCAL jit = off")
+            # lots. A parallel plan of that count took 54 ms there on two busy
+            # cores, and a serial one 17 ms on a vacuumed copy. Parallel workers
+            # of one request compete for the cores with the other requests.
+            connection.exec_driver_sql(
+                "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0"
+            )
         if candidate_source is None:
             words = WordFilter.plan(connection, normalise_text(query.text).split())
             filtered = _filter_columns(query) | words.columns()
