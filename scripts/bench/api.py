@@ -113,10 +113,12 @@ def seed(database_url: str, lots: int, transfers: int) -> None:
                 insert(Transfer), [_transfer_row(n, lots) for n in numbers]
             )
     if engine.dialect.name == "postgresql":
-        # A mirror that grew over time has statistics from autovacuum; this bulk
-        # load would get them only up to a minute later, during the measurements.
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
+        # A mirror that grew over time has been vacuumed and analysed by
+        # autovacuum. This bulk load would be only up to a minute later, during the
+        # measurements, so the plans would depend on when autovacuum ran.
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("VACUUM ANALYZE")
     engine.dispose()
 
 
