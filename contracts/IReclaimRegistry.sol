@@ -103,24 +103,9 @@ interface IReclaimRegistry {
         address owner;
     }
 
-    /// @notice One lot to register.
-    /// @param buildingId Id of the registered origin building.
-    /// @param category Element category as left-aligned ASCII, such as "flooring".
-    /// @param unit A `Unit` value.
-    /// @param quantity Quantity in thousandths of `unit`; also the initial ERC-1155 balance.
-    /// @param unitMassGrams Mass of one whole unit, in grams.
-    /// @param recordHash keccak256 of the lot's canonical off-chain JSON record.
-    struct LotInput {
-        bytes32 buildingId;
-        bytes32 category;
-        uint8 unit;
-        uint256 quantity;
-        uint256 unitMassGrams;
-        bytes32 recordHash;
-    }
-
     /// @notice A registered lot. `quantity` is the registered quantity; holdings are the
-    /// ERC-1155 balances of the lot id.
+    /// ERC-1155 balances of the lot id. Lots registered in a batch have their data stored
+    /// only once revealed ({revealLot}); until then {verifyLot} decodes it from the batch.
     struct Lot {
         bytes32 buildingId;
         bytes32 category;
@@ -139,12 +124,25 @@ interface IReclaimRegistry {
     /// @param recordHash keccak256 of the building's canonical off-chain JSON record.
     event BuildingRegistered(bytes32 indexed buildingId, bytes32 recordHash);
 
-    /// @notice A lot was registered, or made by a split or merge, and its whole quantity
+    /// @notice Lots `firstLotId` onwards were registered and minted to `holder`.
+    /// @param firstLotId Id of the batch's first lot; the others follow in entry order.
+    /// @param buildingId The origin building of every lot of the batch.
+    /// @param holder The first custodian of every lot of the batch.
+    /// @param entries The packed 81-byte lot entries, exactly as sent to {registerLots}.
+    event LotBatchRegistered(
+        uint256 indexed firstLotId, bytes32 indexed buildingId, address indexed holder, bytes entries
+    );
+
+    /// @notice The data of batch lot `lotId` was checked against its batch's commitment
+    /// and stored, so that {lot}, {split} and {merge} can use it.
+    event LotRevealed(uint256 indexed lotId);
+
+    /// @notice A lot was made by a split or merge, and its whole quantity
     /// minted to `holder`.
     /// @param lotId The lot's id, which is also its ERC-1155 token id.
     /// @param buildingId The origin building, or zero for a merge of lots from several
     /// buildings (their origins are in `lotParents`).
-    /// @param holder The first custodian, usually the deconstruction contractor.
+    /// @param holder The custodian of the new lot.
     /// @param category Element category (left-aligned ASCII).
     /// @param unit A `Unit` value.
     /// @param quantity Quantity in thousandths of `unit`.
@@ -295,6 +293,23 @@ interface IReclaimRegistry {
     /// @notice Two arrays of one batch had different lengths.
     error ReclaimRegistryLengthMismatch(uint256 idsLength, uint256 recordHashesLength);
 
+    /// @notice The lot entries' length was zero or not a multiple of 81 bytes.
+    error ReclaimRegistryInvalidEntries(uint256 length);
+
+    /// @notice A batch had more lots than `max`.
+    error ReclaimRegistryBatchTooLarge(uint256 count, uint256 max);
+
+    /// @notice The building id and entries given for lot `lotId` do not match the
+    /// commitment stored for its batch.
+    error ReclaimRegistryBatchMismatch(uint256 lotId);
+
+    /// @notice Batch lot `lotId` has no stored data yet; call {revealLot} first.
+    error ReclaimRegistryLotNotRevealed(uint256 lotId);
+
+    /// @notice Lot `lotId` was made by a split or merge, not registered in a batch; read
+    /// it with {lot}.
+    error ReclaimRegistryNotBatchLot(uint256 lotId);
+
     /// @notice A building id was zero.
     error ReclaimRegistryInvalidBuildingId(bytes32 buildingId);
 
@@ -376,15 +391,42 @@ interface IReclaimRegistry {
     /// @param recordHashes keccak256 of each building's canonical off-chain JSON record.
     function registerBuildings(bytes32[] calldata buildingIds, bytes32[] calldata recordHashes) external;
 
-    /// @notice Registers lots and mints each lot's whole quantity to `holder`.
-    /// @dev Requirements: the caller has `REGISTRAR_ROLE`; the batch is not empty; every
-    /// lot names a registered building, a non-zero category, a valid unit, a non-zero
-    /// quantity and a non-zero record hash; `holder` can receive ERC-1155 tokens.
-    /// Emits one {LotRegistered} per lot, then one {TransferBatch} for the whole batch.
+    /// @notice Registers the lots packed in `entries`, all from building `buildingId`, and
+    /// mints each lot's whole quantity to `holder`. Only a commitment to the batch, the
+    /// holder and the quantities are stored; the lots' data is in the event.
+    /// @dev Requirements: the caller has `REGISTRAR_ROLE`; `entries` holds 1 to
+    /// `MAX_BATCH_SIZE` entries of 81 bytes; the building is registered; every entry has
+    /// a non-zero category, a valid unit, a non-zero quantity and a non-zero record hash;
+    /// `holder` can receive ERC-1155 tokens.
+    /// Entry layout: recordHash (32 bytes), category (32), quantity (uint64 big-endian, 8),
+    /// unitMassGrams (uint64 big-endian, 8), unit (uint8, 1).
+    /// Emits {LotBatchRegistered}, then {TransferBatch} ({TransferSingle} for one lot).
     /// @param holder The first custodian of every lot in the batch.
-    /// @param lots The lots, which get consecutive ids in this order.
+    /// @param buildingId The origin building of every lot in the batch.
+    /// @param entries The packed lot entries; the lots get consecutive ids in this order.
     /// @return firstLotId The id of the first lot of the batch.
-    function registerLots(address holder, LotInput[] calldata lots) external returns (uint256 firstLotId);
+    function registerLots(address holder, bytes32 buildingId, bytes calldata entries)
+        external
+        returns (uint256 firstLotId);
+
+    /// @notice Stores the data of batch lot `lotId` after checking its batch's building id
+    /// and entries (as in {LotBatchRegistered}) against the batch's commitment. Anyone may
+    /// call it; a lot whose data is stored already is left as it is, without any check.
+    /// @dev Reverts with {ReclaimRegistryUnknownLot} or {ReclaimRegistryBatchMismatch}.
+    /// Emits {LotRevealed} when it stores.
+    function revealLot(uint256 lotId, bytes32 buildingId, bytes calldata entries) external;
+
+    /// @notice Returns the data of batch lot `lotId`, decoded from its batch's entries
+    /// after checking them and `buildingId` against the batch's commitment; revealed or not.
+    /// @dev Reverts with {ReclaimRegistryUnknownLot}, {ReclaimRegistryNotBatchLot} for a
+    /// lot made by a split or merge, or {ReclaimRegistryBatchMismatch}.
+    function verifyLot(uint256 lotId, bytes32 buildingId, bytes calldata entries) external view returns (Lot memory);
+
+    /// @notice Returns the batch lot `lotId` was registered in: its first lot id (the
+    /// indexed `firstLotId` of its {LotBatchRegistered}), its number of lots and the
+    /// block that holds that event; (0, 0, 0) for a lot made by a split or merge.
+    /// @dev Reverts with {ReclaimRegistryUnknownLot} when the lot does not exist.
+    function lotBatch(uint256 lotId) external view returns (uint256 firstLotId, uint256 count, uint256 blockNumber);
 
     /// @notice Moves custody of `quantity` of lot `lotId` from `from` to `to`, with a reason.
     /// @dev Requirements: the caller is `from` or an operator approved by `from`; the lot
@@ -423,19 +465,20 @@ interface IReclaimRegistry {
 
     /// @notice Burns the sum of `quantities` of lot `lotId` from the caller and mints one
     /// new lot per quantity to the caller, with the parent's origin, kind and record.
-    /// @dev Requirements: the lot exists; `quantities` is not empty and has no zero;
-    /// the sum is at most the caller's balance.
+    /// @dev Requirements: the lot exists and its data is stored (revealed); `quantities`
+    /// is not empty and has no zero; the sum is at most the caller's balance.
     /// Emits {TransferSingle} to the zero address, {LotSplit}, then {TransferBatch} from it.
     /// @return childLotIds The new lots, with consecutive ids.
     function split(uint256 lotId, uint256[] calldata quantities) external returns (uint256[] memory childLotIds);
 
     /// @notice Burns `quantities[i]` of each lot `lotIds[i]` from the caller and mints
     /// their sum to the caller as one new lot.
-    /// @dev Requirements: at least two distinct lots of the same category, unit and unit
-    /// mass (so that the new lot's mass is the sum of the parts' masses); both arrays
-    /// have the same length; no zero quantity; each at most the caller's balance. The new
-    /// lot's building id is the parents' common origin, or zero when they differ: read
-    /// its origins with {lotParents}.
+    /// @dev Requirements: at least two distinct lots, each with its data stored
+    /// (revealed), of the same category, unit and unit mass (so that the new lot's
+    /// mass is the sum of the parts' masses); both arrays have the same length; no zero
+    /// quantity; each at most the caller's balance. The new lot's building id is the
+    /// parents' common origin, or zero when they differ: read its origins with
+    /// {lotParents}.
     /// Emits {TransferBatch} to the zero address, {LotsMerged}, then {TransferSingle}.
     /// @return lotId The new lot.
     function merge(uint256[] calldata lotIds, uint256[] calldata quantities) external returns (uint256 lotId);
@@ -489,7 +532,8 @@ interface IReclaimRegistry {
     function claimCount() external view returns (uint256);
 
     /// @notice Returns the registered data of lot `lotId`.
-    /// @dev Reverts with {ReclaimRegistryUnknownLot} when the lot does not exist.
+    /// @dev Reverts with {ReclaimRegistryUnknownLot} when the lot does not exist, and with
+    /// {ReclaimRegistryLotNotRevealed} for a batch lot not revealed yet.
     /// @param lotId The lot.
     /// @return The lot's registered data.
     function lot(uint256 lotId) external view returns (Lot memory);

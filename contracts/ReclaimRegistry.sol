@@ -2,15 +2,19 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
-import {ERC1155Utils} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Utils.sol";
 import {IReclaimRegistry} from "./IReclaimRegistry.sol";
+import {LazyBatchBalances} from "./LazyBatchBalances.sol";
 
 /// @title Reclaim Ledger registry
 /// @notice Records reclaimed building-material lots, their origin buildings and every
 /// custody transfer. Holdings are ERC-1155 balances: the token id is the lot id and one
 /// token is one thousandth of the lot's unit.
-contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
+/// Lots are registered in batches of one building and one holder. The chain keeps a
+/// commitment to the batch's entries, the holder and the quantities, and the lots' data
+/// is in the {LotBatchRegistered} event. A batch lot's data is stored only when someone
+/// reveals it ({revealLot}), which {lot}, {split} and {merge} need. Lots made by a split
+/// or merge have their data stored and plain balances.
+contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     /*//////////////////////////////////////////////////////////////
                                  ROLES
     //////////////////////////////////////////////////////////////*/
@@ -35,9 +39,13 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
     uint8 private constant _MAX_HAZARD = uint8(type(HazardStatus).max);
     uint256 private constant _MAX_SHARE_BPS = 10_000;
 
+    /// @notice Bytes per lot entry in {registerLots}.
+    uint256 public constant ENTRY_BYTES = 81;
+
     mapping(bytes32 buildingId => bytes32 recordHash) private _buildings;
+    // Stored lot data: every lot made by a split or merge, and revealed batch lots. A
+    // stored lot always has a non-zero category.
     mapping(uint256 lotId => Lot) private _lots;
-    uint256 private _lotCount;
 
     // Lots a split or merged lot was made from, and the quantity taken from each.
     mapping(uint256 lotId => uint256[] parentLotIds) private _parents;
@@ -55,7 +63,7 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
     bytes32 private transient _pendingReference;
 
     /// @param admin Account that receives `DEFAULT_ADMIN_ROLE` and grants the other roles.
-    constructor(address admin) ERC1155("") {
+    constructor(address admin) LazyBatchBalances("") {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -87,47 +95,53 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
     }
 
     /// @inheritdoc IReclaimRegistry
-    function registerLots(address holder, LotInput[] calldata lots)
+    function registerLots(address holder, bytes32 buildingId, bytes calldata entries)
         external
         onlyRole(REGISTRAR_ROLE)
         returns (uint256 firstLotId)
     {
-        uint256 count = lots.length;
-        if (count == 0) revert ReclaimRegistryEmptyBatch();
+        uint256 length = entries.length;
+        if (length == 0 || length % ENTRY_BYTES != 0) revert ReclaimRegistryInvalidEntries(length);
+        uint256 count = length / ENTRY_BYTES;
+        if (count > MAX_BATCH_SIZE) revert ReclaimRegistryBatchTooLarge(count, MAX_BATCH_SIZE);
+        if (_buildings[buildingId] == bytes32(0)) revert ReclaimRegistryUnknownBuilding(buildingId);
 
-        firstLotId = _lotCount + 1;
-        uint256[] memory ids = new uint256[](count);
+        firstLotId = _lastTokenId() + 1;
         uint256[] memory quantities = new uint256[](count);
         for (uint256 i = 0; i < count; ++i) {
-            LotInput calldata input = lots[i];
-            uint256 lotId = firstLotId + i;
-            _checkLotInput(lotId, input);
-
-            _lots[lotId] = Lot({
-                buildingId: input.buildingId,
-                category: input.category,
-                recordHash: input.recordHash,
-                quantity: input.quantity,
-                unitMassGrams: input.unitMassGrams,
-                unit: input.unit
-            });
-            ids[i] = lotId;
-            quantities[i] = input.quantity;
-
-            emit LotRegistered(
-                lotId,
-                input.buildingId,
-                holder,
-                input.category,
-                input.unit,
-                input.quantity,
-                input.unitMassGrams,
-                input.recordHash
-            );
+            // Reads the fields in place: decoding into a memory struct per lot costs more.
+            bytes32 recordHash;
+            bytes32 category;
+            uint256 word;
+            assembly ("memory-safe") {
+                let entry := add(entries.offset, mul(i, ENTRY_BYTES))
+                recordHash := calldataload(entry)
+                category := calldataload(add(entry, 32))
+                word := calldataload(add(entry, 64))
+            }
+            // `word` holds quantity (8 bytes), unit mass (8) and unit (1) from its top byte.
+            uint8 unit = uint8(word >> 120);
+            uint256 quantity = word >> 192;
+            if (category == bytes32(0)) revert ReclaimRegistryInvalidCategory(category);
+            if (unit > _MAX_UNIT) revert ReclaimRegistryInvalidUnit(unit);
+            if (quantity == 0) revert ReclaimRegistryZeroQuantity(firstLotId + i);
+            if (recordHash == bytes32(0)) revert ReclaimRegistryInvalidRecordHash(recordHash);
+            quantities[i] = quantity;
         }
-        _lotCount = firstLotId + count - 1;
+        bytes32 commitment = keccak256(abi.encodePacked(buildingId, entries));
 
-        _mintBatch(holder, ids, quantities, "");
+        emit LotBatchRegistered(firstLotId, buildingId, holder, entries);
+        _mintLazyBatch(holder, commitment, quantities);
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function revealLot(uint256 lotId, bytes32 buildingId, bytes calldata entries) external {
+        _checkLotExists(lotId);
+        if (_lots[lotId].category != bytes32(0)) return;
+
+        _lots[lotId] = _verifiedLot(lotId, buildingId, entries);
+
+        emit LotRevealed(lotId);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -218,14 +232,13 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
 
     /// @inheritdoc IReclaimRegistry
     function split(uint256 lotId, uint256[] calldata quantities) external returns (uint256[] memory childLotIds) {
-        _checkLotExists(lotId);
+        Lot memory parent = _storedLot(lotId);
         uint256 count = quantities.length;
         if (count == 0) revert ReclaimRegistryEmptyBatch();
         address holder = _msgSender();
-        Lot memory parent = _lots[lotId];
 
         uint256 total = 0;
-        uint256 firstChild = _lotCount + 1;
+        uint256 firstChild = _takeIds(count);
         childLotIds = new uint256[](count);
         for (uint256 i = 0; i < count; ++i) {
             uint256 childId = firstChild + i;
@@ -239,7 +252,6 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
             _parentQuantities[childId].push(quantity);
             childLotIds[i] = childId;
         }
-        _lotCount = firstChild + count - 1;
 
         _burn(holder, lotId, total);
         emit LotSplit(lotId, holder, childLotIds, quantities);
@@ -257,8 +269,7 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
         address holder = _msgSender();
 
         Lot memory merged = _checkMergeable(lotIds, quantities);
-        lotId = _lotCount + 1;
-        _lotCount = lotId;
+        lotId = _takeIds(1);
         _lots[lotId] = merged;
         _parents[lotId] = lotIds;
         _parentQuantities[lotId] = quantities;
@@ -371,8 +382,20 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
 
     /// @inheritdoc IReclaimRegistry
     function lot(uint256 lotId) external view returns (Lot memory) {
+        return _storedLot(lotId);
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function verifyLot(uint256 lotId, bytes32 buildingId, bytes calldata entries) external view returns (Lot memory) {
         _checkLotExists(lotId);
-        return _lots[lotId];
+        return _verifiedLot(lotId, buildingId, entries);
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function lotBatch(uint256 lotId) external view returns (uint256 firstLotId, uint256 count, uint256 blockNumber) {
+        _checkLotExists(lotId);
+        (firstLotId, count,) = _batchOf(lotId);
+        blockNumber = _batchBlock(firstLotId);
     }
 
     /// @inheritdoc IReclaimRegistry
@@ -382,7 +405,7 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
 
     /// @inheritdoc IReclaimRegistry
     function lotCount() external view returns (uint256) {
-        return _lotCount;
+        return _lastTokenId();
     }
 
     /// @inheritdoc IReclaimRegistry
@@ -418,7 +441,12 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
     /// @notice Returns true when this contract implements `interfaceId` (ERC-165).
     /// @param interfaceId The ERC-165 interface id.
     /// @return True for ERC-165, ERC-1155, ERC-1155 metadata and AccessControl.
-    function supportsInterface(bytes4 interfaceId) public view override(ERC1155, AccessControl) returns (bool) {
+    function supportsInterface(bytes4 interfaceId)
+        public
+        view
+        override(LazyBatchBalances, AccessControl)
+        returns (bool)
+    {
         return super.supportsInterface(interfaceId);
     }
 
@@ -426,16 +454,37 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
                                 INTERNAL
     //////////////////////////////////////////////////////////////*/
 
-    function _checkLotInput(uint256 lotId, LotInput calldata input) private view {
-        if (_buildings[input.buildingId] == bytes32(0)) revert ReclaimRegistryUnknownBuilding(input.buildingId);
-        if (input.category == bytes32(0)) revert ReclaimRegistryInvalidCategory(input.category);
-        if (input.unit > _MAX_UNIT) revert ReclaimRegistryInvalidUnit(input.unit);
-        if (input.quantity == 0) revert ReclaimRegistryZeroQuantity(lotId);
-        if (input.recordHash == bytes32(0)) revert ReclaimRegistryInvalidRecordHash(input.recordHash);
+    function _checkLotExists(uint256 lotId) private view {
+        if (lotId == 0 || lotId > _lastTokenId()) revert ReclaimRegistryUnknownLot(lotId);
     }
 
-    function _checkLotExists(uint256 lotId) private view {
-        if (lotId == 0 || lotId > _lotCount) revert ReclaimRegistryUnknownLot(lotId);
+    /// @dev Returns the stored data of lot `lotId`; reverts when the lot does not exist
+    /// or is a batch lot not revealed yet.
+    function _storedLot(uint256 lotId) private view returns (Lot storage stored) {
+        _checkLotExists(lotId);
+        stored = _lots[lotId];
+        if (stored.category == bytes32(0)) revert ReclaimRegistryLotNotRevealed(lotId);
+    }
+
+    /// @dev Returns batch lot `lotId` decoded from `entries` after checking them and
+    /// `buildingId` against the commitment of its batch.
+    function _verifiedLot(uint256 lotId, bytes32 buildingId, bytes calldata entries)
+        private
+        view
+        returns (Lot memory decoded)
+    {
+        (uint256 firstLotId,, address data) = _batchOf(lotId);
+        if (data == address(0)) revert ReclaimRegistryNotBatchLot(lotId);
+        if (keccak256(abi.encodePacked(buildingId, entries)) != _batchCommitment(data)) {
+            revert ReclaimRegistryBatchMismatch(lotId);
+        }
+        uint256 offset = (lotId - firstLotId) * ENTRY_BYTES;
+        decoded.buildingId = buildingId;
+        decoded.recordHash = bytes32(entries[offset:offset + 32]);
+        decoded.category = bytes32(entries[offset + 32:offset + 64]);
+        decoded.quantity = uint64(bytes8(entries[offset + 64:offset + 72]));
+        decoded.unitMassGrams = uint64(bytes8(entries[offset + 72:offset + 80]));
+        decoded.unit = uint8(entries[offset + 80]);
     }
 
     function _checkClaimExists(uint256 claimId) private view {
@@ -449,18 +498,16 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
         view
         returns (Lot memory merged)
     {
-        _checkLotExists(lotIds[0]);
-        merged = _lots[lotIds[0]];
+        merged = _storedLot(lotIds[0]);
         merged.recordHash = bytes32(0);
         merged.quantity = 0;
         for (uint256 i = 0; i < lotIds.length; ++i) {
             uint256 id = lotIds[i];
-            _checkLotExists(id);
+            Lot storage part = _storedLot(id);
             if (quantities[i] == 0) revert ReclaimRegistryZeroQuantity(id);
             for (uint256 j = 0; j < i; ++j) {
                 if (lotIds[j] == id) revert ReclaimRegistryDuplicateLot(id);
             }
-            Lot storage part = _lots[id];
             if (
                 part.category != merged.category || part.unit != merged.unit
                     || part.unitMassGrams != merged.unitMassGrams
@@ -526,13 +573,7 @@ contract ReclaimRegistry is IReclaimRegistry, ERC1155, AccessControl {
             }
         }
 
-        if (to != address(0)) {
-            if (ids.length == 1) {
-                ERC1155Utils.checkOnERC1155Received(operator, from, to, ids[0], values[0], data);
-            } else {
-                ERC1155Utils.checkOnERC1155BatchReceived(operator, from, to, ids, values, data);
-            }
-        }
+        if (to != address(0)) _checkAcceptance(from, to, ids, values, data);
     }
 
     function _checkCustodyMove(address from, address to, uint256 lotId, uint256 quantity) private view {

@@ -2,8 +2,10 @@
 
 The check reads the chain at the mirror's checkpoint block N, where the mirror claims
 to be complete. It recomputes the lot's record hash from the mirror's stored record
-and compares it, and the lot's registered fields, with the contract's ``lot(lotId)``
-at block N. It then compares the mirror's holders and balances with
+and compares it, and the lot's registered fields, with the registry's at block N:
+``lot(lotId)`` for a lot made by a split or merge, and for a batch lot the entries of
+its ``LotBatchRegistered`` log from the node, which ``verifyLot`` checks against the
+stored commitment. It then compares the mirror's holders and balances with
 ``balanceOfBatch`` at block N, and the sum of those balances with the registered
 quantity, because the registry never burns tokens.
 """
@@ -22,6 +24,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractLogicError, Web3Exception
 
 from ledger.chain.connection import rpc_url
+from ledger.chain_lots import chain_lot
 from ledger.contracts.artifacts import load_artifact
 from ledger.db.models import (
     Holding,
@@ -29,7 +32,7 @@ from ledger.db.models import (
     Record,
     SyncState,
 )
-from ledger.errors import ChainNotRunning
+from ledger.errors import ChainError, ChainNotRunning, NotFound
 from ledger.indexer.store import ascii_text
 from ledger.lot_events import DISPOSED, INSTALLED, MERGED, SPLIT, lot_event_steps
 from ledger.records import record_hash
@@ -73,6 +76,7 @@ LEFT_CIRCULATION = (INSTALLED, DISPOSED, SPLIT, MERGED)
 class _MirrorState:
     chain_id: int
     contract_address: str
+    start_block: int
     last_block: int
     last_block_hash: str | None
     lot: Lot
@@ -164,6 +168,7 @@ def _read_mirror(engine: Engine, lot_id: int) -> _MirrorState | None:
     return _MirrorState(
         chain_id=sync.chain_id,
         contract_address=sync.contract_address,
+        start_block=sync.start_block,
         last_block=sync.last_block,
         last_block_hash=sync.last_block_hash,
         lot=lot_row,
@@ -200,11 +205,11 @@ def _compare(w3: Web3, state: _MirrorState, lot_id: int) -> list[str]:
         abi=load_artifact()["abi"],
     )
     try:
-        on_chain = registry.functions.lot(lot_id).call(
-            block_identifier=state.last_block
-        )
-    except ContractLogicError:
+        on_chain = chain_lot(registry, lot_id, block=state.last_block)
+    except (NotFound, ContractLogicError):
         return [f"The registry has no lot {lot_id} at block {state.last_block}."]
+    except ChainError as exc:
+        return [str(exc)]
     building_id, category, chain_record_hash, quantity, unit_mass, unit = on_chain
     category_hex = "0x" + bytes(category).hex()
     differences = _lot_differences(

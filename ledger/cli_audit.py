@@ -16,7 +16,7 @@ import typer
 from sqlalchemy import select
 
 from ledger.cli import app, console, notice, progress_bar, report_write, state
-from ledger.errors import InvalidInput, LedgerError, NotFound
+from ledger.errors import InvalidInput, LedgerError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import InstrumentedAttribute
@@ -83,19 +83,14 @@ def _check_held(
     Checking before sending replaces the registry's revert, which gives raw
     thousandths, with a message in the lot's unit.
     """
-    from web3.exceptions import ContractLogicError
-
+    from ledger.chain_lots import chain_lot
     from ledger.units import Unit, format_quantity
 
     balance = int(ledger.registry.functions.balanceOf(address, lot_id).call())
     if amount <= balance:
         return
-    try:
-        lot = ledger.registry.functions.lot(lot_id).call()
-    except ContractLogicError:
-        raise NotFound(
-            f"Lot {lot_id} is not registered on the chain; check the lot id."
-        ) from None
+    # Raises NotFound for a lot the registry does not have.
+    lot = chain_lot(ledger.registry, lot_id)
     unit = Unit(lot[5])  # The Lot struct's last field is its unit.
     raise InvalidInput(
         f"{holder} holds {format_quantity(balance, unit)} of lot {lot_id}; cannot "

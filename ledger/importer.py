@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ledger.errors import InvalidInput, InventoryRejected
+from ledger.lot_entries import UINT64_MAX
 from ledger.units import (
     GRAMS_PER_KILOGRAM,
     QUANTITY_SCALE,
@@ -586,6 +587,14 @@ def _parse_quantity_and_unit(row: _Row) -> tuple[int | None, Unit | None]:
             "than zero.",
         )
         return None, unit
+    if quantity > UINT64_MAX:
+        row.reject(
+            "quantity",
+            f"{quantity_text!r} is {quantity} thousandths of the unit, above the "
+            f"registry's limit of {UINT64_MAX} (a 64-bit integer); split the row "
+            "into several lots.",
+        )
+        return None, unit
     return quantity, unit
 
 
@@ -630,8 +639,8 @@ def _parse_unit_mass(row: _Row, quantity: int | None) -> int | None:
                 "whole number of grams; fill in unit_mass_kg.",
             )
             return None
-        return derived.numerator
-    if total_kg is not None:
+        unit_mass_g = derived.numerator
+    elif total_kg is not None:
         expected = mass_grams(quantity, unit_mass_g)
         stated = Fraction(total_kg) * GRAMS_PER_KILOGRAM
         if abs(stated - expected) > expected * MASS_TOLERANCE:
@@ -642,6 +651,14 @@ def _parse_unit_mass(row: _Row, quantity: int | None) -> int | None:
                 f"{format_mass_kg(expected)}; correct one of the three cells.",
             )
             return None
+    if unit_mass_g > UINT64_MAX:
+        row.reject(
+            "unit_mass_kg",
+            f"The unit mass is {unit_mass_g} g, above the registry's limit of "
+            f"{UINT64_MAX} g (a 64-bit integer); check the mass, or register a "
+            "smaller unit.",
+        )
+        return None
     return unit_mass_g
 
 

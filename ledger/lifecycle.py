@@ -18,6 +18,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from ledger.chain.transactions import TransactionSender
+from ledger.chain_lots import check_mergeable, reveal_lots
 from ledger.contracts.deployment import AUDITOR_ROLE, INSPECTOR_ROLE
 from ledger.errors import InvalidInput
 
@@ -194,7 +195,12 @@ def split(
     lot_id: int,
     quantities: Sequence[int],
 ) -> list[int]:
-    """Split quantities of a lot into new lots; return the new lots' ids."""
+    """Split quantities of a lot into new lots; return the new lots' ids.
+
+    A batch lot whose fields the registry has not stored is revealed first, from its
+    registration log.
+    """
+    reveal_lots(registry, sender, [lot_id])
     (receipt,) = sender.transact([registry.functions.split(lot_id, list(quantities))])
     (event,) = registry.events.LotSplit().process_receipt(receipt, errors=DISCARD)
     children = [int(child) for child in event["args"]["childLotIds"]]
@@ -208,7 +214,13 @@ def merge(
     lot_ids: Sequence[int],
     quantities: Sequence[int],
 ) -> int:
-    """Merge quantities of lots of one kind into a new lot; return its id."""
+    """Merge quantities of lots of one kind into a new lot; return its id.
+
+    Batch lots whose fields the registry has not stored are revealed first, as in
+    :func:`split`, once the lots are known to be of one kind.
+    """
+    check_mergeable(registry, lot_ids)
+    reveal_lots(registry, sender, lot_ids)
     (receipt,) = sender.transact(
         [registry.functions.merge(list(lot_ids), list(quantities))]
     )

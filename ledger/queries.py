@@ -494,8 +494,8 @@ def _holder_lots(
     """
     # The index alone counts the holder's lots. The count equals that of their lots
     # in the mirror because the indexer stores no holding with a zero balance. The
-    # contract emits LotRegistered with every mint, so the indexer writes each
-    # holding's lot in the same transaction as the holding.
+    # contract emits LotBatchRegistered or LotRegistered with every mint, so the
+    # indexer writes each holding's lot in the same transaction as the holding.
     total = session.execute(
         select(func.count()).select_from(Holding).where(Holding.holder == holder)
     ).scalar_one()

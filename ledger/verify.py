@@ -2,7 +2,10 @@
 
 Three checks, each against the node's state at the checkpoint block:
 
-- every lot's record (``lot(id)``) and the lot count, and every building's record hash;
+- every lot's record and the lot count, and every building's record hash. A lot made
+  by a split or merge is read with ``lot(id)``. A lot of a batch registration is read
+  from its ``LotBatchRegistered`` log, found through ``lotBatch(id)``, whose entries
+  ``verifyLot`` must accept against the registry's stored commitment;
 - every balance stored in the mirror, and the balance of every address that ever
   received a lot, in ``balanceOfBatch`` calls, so a holding missing from the mirror
   shows up as well;
@@ -24,7 +27,7 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import event_abi_to_log_topic, function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector
 from sqlalchemy import Engine, func, select
 
 from ledger.contracts.artifacts import load_artifact
@@ -32,12 +35,22 @@ from ledger.db.models import Building, Holding, Lot, RawEvent
 from ledger.errors import IndexerError
 from ledger.indexer.decode import EventDecoder, UndecodableLog
 from ledger.indexer.rpc import LogRangeTooLarge, RpcClient, RpcError
-from ledger.indexer.store import ROW_EVENTS, read_checkpoint, row_origin
+from ledger.indexer.store import (
+    BATCH_ROW_EVENTS,
+    ROW_EVENTS,
+    derived_rows,
+    read_checkpoint,
+    row_origin,
+)
+from ledger.lot_entries import LOT_BATCH_REGISTERED_TOPIC, BatchLog, parse_batch_log
 from ledger.units import ascii_bytes32
 
 CALLS_PER_REQUEST = 200
 BALANCES_PER_CALL = 500
 LOT_TYPES = "(bytes32,bytes32,bytes32,uint256,uint256,uint8)"
+# Rows of these tables are told apart by their lot id as well as their event's
+# position, because one batch registration makes many of them.
+_MULTI_ROW_TABLES = {model.__tablename__ for model, _ in BATCH_ROW_EVENTS.values()}
 
 
 @dataclass(frozen=True)
@@ -130,7 +143,8 @@ def verify_mirror(
 
     caller = _Caller(rpc, registry, block)
     progress("lots and buildings")
-    _check_records(engine, caller, report)
+    batches = _BatchLogs(rpc, registry, checkpoint.start_block, block, log_range)
+    _check_records(engine, caller, batches, report)
     progress("balances")
     _check_balances(engine, caller, report)
     progress("event counts")
@@ -185,8 +199,87 @@ class _Caller:
                 results.append(abi_decode([output], bytes.fromhex(str(raw)[2:]))[0])
         return results
 
+    def call_each(
+        self,
+        signature: str,
+        arguments: Sequence[tuple[list[str], list[Any]]],
+        output: str,
+    ) -> list[Any | None]:
+        """Like :meth:`call_many`, with None for each call that reverts."""
+        try:
+            return list(self.call_many(signature, arguments, output))
+        except IndexerError as exc:
+            if not _is_revert(exc.__cause__):
+                raise
+        results: list[Any | None] = []
+        for argument in arguments:
+            try:
+                (result,) = self.call_many(signature, [argument], output)
+            except IndexerError as exc:
+                if not _is_revert(exc.__cause__):
+                    raise
+                result = None
+            results.append(result)
+        return results
 
-def _check_records(engine: Engine, caller: _Caller, report: VerifyReport) -> None:
+
+def _is_revert(error: BaseException | None) -> bool:
+    """True when ``error`` is the node's answer to a call that reverted."""
+    return isinstance(error, RpcError) and "revert" in error.rpc_message.lower()
+
+
+class _BatchLogs:
+    """The chain's ``LotBatchRegistered`` logs by first lot id, read on first use."""
+
+    def __init__(
+        self,
+        rpc: RpcClient,
+        registry: str,
+        start_block: int,
+        last_block: int,
+        log_range: int,
+    ) -> None:
+        self.rpc = rpc
+        self.registry = registry
+        self.start_block = start_block
+        self.last_block = last_block
+        self.log_range = log_range
+        self._logs: dict[int, BatchLog | str] | None = None
+
+    def find(self, first_lot_id: int) -> BatchLog | str | None:
+        """Return the batch's log, a reason why it does not decode, or None."""
+        if self._logs is None:
+            self._logs = self._read()
+        return self._logs.get(first_lot_id)
+
+    def _read(self) -> dict[int, BatchLog | str]:
+        found: dict[int, BatchLog | str] = {}
+        from_block, span = self.start_block, self.log_range
+        while from_block <= self.last_block:
+            to_block = min(self.last_block, from_block + span - 1)
+            try:
+                logs = self.rpc.get_logs(
+                    self.registry, from_block, to_block, [LOT_BATCH_REGISTERED_TOPIC]
+                )
+            except LogRangeTooLarge:
+                if span == 1:
+                    raise
+                span = max(1, span // 2)
+                continue
+            for log in logs:
+                try:
+                    batch = parse_batch_log(log)
+                except ValueError as exc:
+                    found[int(log["topics"][1], 16)] = str(exc)
+                    continue
+                found[batch.first_lot_id] = batch
+            from_block = to_block + 1
+        return found
+
+
+def _check_records(
+    engine: Engine, caller: _Caller, batches: _BatchLogs, report: VerifyReport
+) -> None:
     with engine.connect() as connection:
         lots = connection.execute(
             select(
@@ -212,20 +305,18 @@ def _check_records(engine: Engine, caller: _Caller, report: VerifyReport) -> Non
         )
     mirrored = {row.lot_id: row for row in lots}
     ids = sorted(set(mirrored) | set(range(1, count + 1)))
-    chain_lots = caller.call_many(
-        "lot(uint256)", [(["uint256"], [lot_id]) for lot_id in ids], LOT_TYPES
-    )
-    for lot_id, chain_lot in zip(ids, chain_lots, strict=True):
+    chain_views = _chain_lot_views(caller, batches, list(range(1, count + 1)), report)
+    for lot_id in ids:
+        if lot_id > count:
+            chain_views[lot_id] = dict.fromkeys(
+                _lot_view(b"", b"", b"", 0, 0, 0), "missing"
+            )
+    for lot_id in ids:
         report.lots += 1
-        building, category, record_hash, quantity, unit_mass, unit = chain_lot
-        chain_view = {
-            "building": "0x" + building.hex(),
-            "category": "0x" + category.hex(),
-            "record hash": "0x" + record_hash.hex(),
-            "quantity": str(quantity),
-            "unit mass": str(unit_mass),
-            "unit": str(unit),
-        }
+        chain_view = chain_views.get(lot_id)
+        if chain_view is None:
+            # The lot's batch could not be read; _chain_lot_views reported why.
+            continue
         row = mirrored.get(lot_id)
         if row is None:
             mirror_view = dict.fromkeys(chain_view, "missing")
@@ -262,6 +353,159 @@ def _check_records(engine: Engine, caller: _Caller, report: VerifyReport) -> Non
                     "0x" + chain_hash.hex(),
                 )
             )
+
+
+def _chain_lot_views(
+    caller: _Caller, batches: _BatchLogs, ids: list[int], report: VerifyReport
+) -> dict[int, dict[str, str]]:
+    """Return each lot's fields on chain as text, keyed by lot id.
+
+    Lots of a batch whose log is missing or fails ``verifyLot`` get no view; a
+    difference names the batch instead.
+    """
+    batch_of = caller.call_many(
+        "lotBatch(uint256)",
+        [(["uint256"], [lot_id]) for lot_id in ids],
+        "(uint256,uint256,uint256)",
+    )
+    single_ids = [
+        lot_id
+        for lot_id, (_, count, _) in zip(ids, batch_of, strict=True)
+        if count == 0
+    ]
+    views = {
+        lot_id: _lot_view(*chain_lot)
+        for lot_id, chain_lot in zip(
+            single_ids,
+            caller.call_many(
+                "lot(uint256)",
+                [(["uint256"], [lot_id]) for lot_id in single_ids],
+                LOT_TYPES,
+            ),
+            strict=True,
+        )
+    }
+
+    counts = {first: count for first, count, _ in batch_of if count}
+    verified = _verified_batches(caller, batches, counts, report)
+    for lot_id, (first, count, _) in zip(ids, batch_of, strict=True):
+        batch = verified.get(first) if count else None
+        if batch is not None:
+            entry = batch.entry(lot_id)
+            views[lot_id] = _lot_view(
+                bytes.fromhex(batch.building_id[2:]),
+                bytes.fromhex(entry.category[2:]),
+                bytes.fromhex(entry.record_hash[2:]),
+                entry.quantity,
+                entry.unit_mass_grams,
+                entry.unit,
+            )
+    return views
+
+
+def _verified_batches(
+    caller: _Caller,
+    batches: _BatchLogs,
+    counts: dict[int, int],
+    report: VerifyReport,
+) -> dict[int, BatchLog]:
+    """Return the batches whose log ``verifyLot`` accepts, by first lot id.
+
+    One ``verifyLot`` of the first lot checks the whole batch, because the registry
+    compares the keccak256 of the building id and all entries with its commitment.
+    """
+    logs: dict[int, BatchLog] = {}
+    for first, count in sorted(counts.items()):
+        subject = f"lots {first}-{first + count - 1}"
+        found = batches.find(first)
+        if not isinstance(found, BatchLog):
+            report.differences.append(
+                Difference(
+                    "lot batch log",
+                    subject,
+                    "",
+                    "missing" if found is None else f"undecodable: {found}",
+                )
+            )
+        elif found.lot_count != count:
+            report.differences.append(
+                Difference(
+                    "lot batch size", subject, f"log of {found.lot_count}", str(count)
+                )
+            )
+        else:
+            logs[first] = found
+
+    ordered = sorted(logs.values(), key=lambda batch: batch.first_lot_id)
+    results = caller.call_each(
+        "verifyLot(uint256,bytes32,bytes)",
+        [
+            (
+                ["uint256", "bytes32", "bytes"],
+                [
+                    batch.first_lot_id,
+                    bytes.fromhex(batch.building_id[2:]),
+                    bytes.fromhex(batch.entries[2:]),
+                ],
+            )
+            for batch in ordered
+        ],
+        LOT_TYPES,
+    )
+    verified: dict[int, BatchLog] = {}
+    for batch, result in zip(ordered, results, strict=True):
+        subject = (
+            f"lots {batch.first_lot_id}-{batch.first_lot_id + batch.lot_count - 1}"
+        )
+        first = batch.entry(batch.first_lot_id)
+        decoded = (
+            bytes.fromhex(batch.building_id[2:]),
+            bytes.fromhex(first.category[2:]),
+            bytes.fromhex(first.record_hash[2:]),
+            first.quantity,
+            first.unit_mass_grams,
+            first.unit,
+        )
+        if result is None:
+            report.differences.append(
+                Difference(
+                    "lot batch commitment",
+                    subject,
+                    "",
+                    f"verifyLot rejects the entries of the log in block "
+                    f"{batch.block_number}",
+                )
+            )
+        elif tuple(result) != decoded:
+            report.differences.append(
+                Difference(
+                    "lot batch entry",
+                    f"lot {batch.first_lot_id}",
+                    str(decoded),
+                    str(result),
+                )
+            )
+        else:
+            verified[batch.first_lot_id] = batch
+    return verified
+
+
+def _lot_view(
+    building: bytes,
+    category: bytes,
+    record_hash: bytes,
+    quantity: int,
+    unit_mass: int,
+    unit: int,
+) -> dict[str, str]:
+    return {
+        "building": "0x" + building.hex(),
+        "category": "0x" + category.hex(),
+        "record hash": "0x" + record_hash.hex(),
+        "quantity": str(quantity),
+        "unit mass": str(unit_mass),
+        "unit": str(unit),
+    }
 
 
 def _check_balances(engine: Engine, caller: _Caller, report: VerifyReport) -> None:
@@ -335,15 +579,11 @@ def _check_event_counts(
 ) -> None:
     """Compare, per block range, the chain's logs with raw events and derived rows.
 
-    The raw events must match the chain's log count, and each table filled from one
-    event (buildings, lots, transfers and the like) its number of that event's logs.
+    The raw events must match the chain's log count, and each table filled from the
+    events (buildings, lots, transfers and the like) the number of rows its logs make:
+    one per log, or one per lot of a batch registration.
     """
-    names_by_topic = _event_names()
     decoder = EventDecoder(load_artifact()["abi"])
-    # Some tables take rows from several events (splits and merges, for one).
-    table_of_event = {
-        name: model.__tablename__ for name, (model, _) in ROW_EVENTS.items()
-    }
     with engine.connect() as connection:
         stored = {"raw events": _counts_by_block(connection, RawEvent)}
         for model, _ in ROW_EVENTS.values():
@@ -360,16 +600,13 @@ def _check_event_counts(
                 raise
             span = max(1, span // 2)
             continue
-        on_chain: dict[str, int] = defaultdict(int)
-        on_chain["raw events"] = len(logs)
-        for log in logs:
-            topics = log.get("topics") or [None]
-            name = names_by_topic.get(str(topics[0]).lower(), "unknown")
-            if name in table_of_event:
-                on_chain[table_of_event[name]] += 1
         report.ranges += 1
         report.events += len(logs)
-        _compare_rows(engine, rpc, decoder, logs, from_block, to_block, report)
+        on_chain: dict[str, int] = defaultdict(int)
+        on_chain["raw events"] = len(logs)
+        on_chain.update(
+            _compare_rows(engine, rpc, decoder, logs, from_block, to_block, report)
+        )
         for name, (numbers, totals) in stored.items():
             mirror_count = _count_between(numbers, totals, from_block, to_block)
             if mirror_count != on_chain[name]:
@@ -392,9 +629,12 @@ def _compare_rows(
     from_block: int,
     to_block: int,
     report: VerifyReport,
-) -> None:
+) -> dict[str, int]:
     """Derive the raw events and rows of one block range from the chain's logs, and
-    compare them field by field with the mirror's rows of that range."""
+    compare them field by field with the mirror's rows of that range.
+
+    Returns the number of rows the logs make in each derived table.
+    """
     events = []
     for log in logs:
         try:
@@ -408,7 +648,7 @@ def _compare_rows(
     numbers = sorted({event.block_number for event in events})
     headers = dict(zip(numbers, rpc.headers(numbers), strict=True))
 
-    expected: dict[Any, dict[tuple[int, int], dict[str, Any]]] = defaultdict(dict)
+    expected: dict[Any, dict[tuple[int, ...], dict[str, Any]]] = defaultdict(dict)
     for event in events:
         position = (event.block_number, event.log_index)
         expected[RawEvent][position] = {
@@ -418,10 +658,20 @@ def _compare_rows(
             "topics": json.dumps(list(event.topics)),
             "data": event.data,
         }
-        if event.name in ROW_EVENTS:
-            model, build_row = ROW_EVENTS[event.name]
-            row = {**build_row(event.args), **row_origin(event, headers)}
-            expected[model][position] = row
+        try:
+            derived = derived_rows(event)
+        except IndexerError as exc:
+            report.differences.append(
+                Difference(
+                    "undecodable log", f"blocks {from_block}-{to_block}", "", str(exc)
+                )
+            )
+            continue
+        if derived is not None:
+            model, rows = derived
+            origin = row_origin(event, headers)
+            for row in rows:
+                expected[model][_row_key(model, {**row, **origin})] = {**row, **origin}
 
     models = [RawEvent, *{model: None for model, _ in ROW_EVENTS.values()}]
     with engine.connect() as connection:
@@ -433,7 +683,7 @@ def _compare_rows(
                 if not (column.name == "id" and column.primary_key)
             ]
             stored = {
-                (row["block_number"], row["log_index"]): dict(row)
+                _row_key(model, row): dict(row)
                 for row in connection.execute(
                     select(*(table.c[name] for name in columns)).where(
                         table.c.block_number.between(from_block, to_block)
@@ -444,6 +694,8 @@ def _compare_rows(
             wanted = expected.get(model, {})
             for position in sorted(set(stored) | set(wanted)):
                 subject = f"block {position[0]} log {position[1]}"
+                if len(position) > 2:
+                    subject += f" lot {position[2]}"
                 mirror_row, chain_row = stored.get(position), wanted.get(position)
                 if mirror_row is None or chain_row is None:
                     report.differences.append(
@@ -465,15 +717,19 @@ def _compare_rows(
                                 str(value),
                             )
                         )
+    return {
+        model.__tablename__: len(rows)
+        for model, rows in expected.items()
+        if model is not RawEvent
+    }
 
 
-def _event_names() -> dict[str, str]:
-    names = {}
-    for item in load_artifact()["abi"]:
-        if item.get("type") == "event" and not item.get("anonymous"):
-            topic = "0x" + event_abi_to_log_topic(item).hex()  # type: ignore[arg-type]
-            names[topic] = item["name"]
-    return names
+def _row_key(model: Any, row: Any) -> tuple[int, ...]:
+    """Return the key that identifies a derived row: its event's position, and the
+    lot id in tables that a batch registration fills."""
+    if model.__tablename__ in _MULTI_ROW_TABLES:
+        return (row["block_number"], row["log_index"], row["lot_id"])
+    return (row["block_number"], row["log_index"])
 
 
 def _counts_by_block(connection: Any, model: Any) -> tuple[list[int], list[int]]:

@@ -17,14 +17,25 @@ from web3.types import TxReceipt
 
 from ledger.chain.transactions import TransactionSender, wait_for_receipts
 from ledger.errors import InvalidInput, TransactionFailed
+from ledger.lot_entries import (
+    ENTRY_SIZE,
+    LOT_BATCH_REGISTERED_TOPIC,
+    MAX_BATCH_SIZE,
+    pack_entry,
+)
 
 logger = logging.getLogger(__name__)
 
-# A batch of 100 lots uses about 14.3 M gas (142,691 per lot in the gas benchmark),
-# under the 15 M base-fee target of anvil's default 30 M gas block, so the base fee
-# stays nearly flat. Batches of 150 raised it by about 5 % per block, past the
-# sender's fee cap within 10,000 lots.
+# Lots per registerLots call. The registry takes at most MAX_BATCH_SIZE (256) lots of
+# one building per call; 100 keeps each transaction's calldata near 8 KB.
 DEFAULT_LOT_BATCH_SIZE = 100
+# Headroom added to the estimate of the largest batch for the other batches. Calldata
+# costs 4 gas per zero byte and 16 per non-zero byte, so another batch's entries may
+# cost up to 12 gas per byte more. A batch whose first id starts a new word of the
+# registry's bitmap of batch starts writes a new slot, about 17,000 gas more than an
+# update.
+CALLDATA_GAS_SPREAD_PER_BYTE = 12
+BATCH_GAS_ALLOWANCE = 50_000
 
 
 class CustodyReason(enum.IntEnum):
@@ -65,16 +76,50 @@ class LotInput:
     unit_mass_grams: int
     record_hash: bytes
 
-    def as_tuple(self) -> tuple[bytes, bytes, int, int, int, bytes]:
-        """Return the lot as the contract's ABI tuple ``LotInput``."""
-        return (
-            self.building_id,
+    def entry(self) -> bytes:
+        """Return the lot's 81-byte entry; see :func:`pack_entry` for the checks."""
+        return pack_entry(
+            self.record_hash,
             self.category,
-            self.unit,
             self.quantity,
             self.unit_mass_grams,
-            self.record_hash,
+            self.unit,
         )
+
+
+@dataclass(frozen=True)
+class RegisteredBatch:
+    """One ``registerLots`` transaction: its receipt and the lots it registered.
+
+    ``receipt`` contains only the fields of ``RECEIPT_SUMMARY_FIELDS`` and ``logs``.
+    """
+
+    receipt: TxReceipt
+    building_id: bytes
+    first_lot_id: int
+    lot_count: int
+
+    @property
+    def lot_ids(self) -> range:
+        """The ids of the batch's lots, consecutive from ``first_lot_id``."""
+        return range(self.first_lot_id, self.first_lot_id + self.lot_count)
+
+
+def pack_entries(lots: Sequence[LotInput]) -> bytes:
+    """Return the ``entries`` argument of ``registerLots`` for ``lots``.
+
+    Raises InvalidInput naming the lot's position when a value does not fit.
+    """
+    packed = []
+    for position, lot in enumerate(lots, start=1):
+        try:
+            packed.append(lot.entry())
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"Lot {position} of {len(lots)} (record hash "
+                f"0x{lot.record_hash.hex()}): {exc}"
+            ) from None
+    return b"".join(packed)
 
 
 def register_buildings(
@@ -96,49 +141,87 @@ def register_lots(
     lots: Sequence[LotInput],
     batch_size: int = DEFAULT_LOT_BATCH_SIZE,
     on_batch_sent: Callable[[int], None] | None = None,
-) -> list[TxReceipt]:
-    """Register lots in batches of ``batch_size``, all minted to ``holder``.
+) -> list[RegisteredBatch]:
+    """Register lots for ``holder`` in batches of at most ``batch_size`` per building.
 
-    Batches are sent back to back and their receipts collected at the end; lots get
-    consecutive ids in the order given. ``on_batch_sent`` receives each batch's size.
-    The receipts contain only the fields of ``RECEIPT_SUMMARY_FIELDS``, not the logs.
+    Lots are grouped by building in the order each building first appears, and keep
+    their given order within a building, so a file sorted by building gets
+    consecutive ids in file order. Every value is checked against the registry's
+    64-bit fields before anything is sent. Batches are sent back to back and their
+    receipts collected at the end; the lot ids come from each ``LotBatchRegistered``
+    event. ``on_batch_sent`` receives each batch's size.
 
-    Only the first batch is estimated, and it raises TransactionFailed with the
-    decoded reason if it would revert. Later batches get the first batch's gas per
-    lot instead of a second execution each. Lots differ in cost only by their data,
-    and a non-zero unit writes one more slot (22,100 gas), which the estimate's 20 %
-    margin covers. A later batch that reverts on chain raises TransactionFailed with
-    its decoded reason, and the batches before it stay registered.
+    Only the largest batch is estimated, and it raises TransactionFailed with the
+    decoded reason if it would revert. The other batches get its estimate plus
+    ``BATCH_GAS_ALLOWANCE`` and the calldata spread of their entries. A batch that
+    reverts on chain raises TransactionFailed with its decoded reason, and the
+    batches before it stay registered.
     """
-    if batch_size < 1:
-        raise InvalidInput(f"Batch size {batch_size!r} must be at least 1.")
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise InvalidInput(
+            f"Batch size {batch_size!r} must be from 1 to {MAX_BATCH_SIZE}, the "
+            "registry's limit of lots per registerLots call."
+        )
     if not lots:
         return []
+    entries = pack_entries(lots)
+    by_building: dict[bytes, list[bytes]] = {}
+    for position, lot in enumerate(lots):
+        entry = entries[position * ENTRY_SIZE : (position + 1) * ENTRY_SIZE]
+        by_building.setdefault(lot.building_id, []).append(entry)
     batches = [
-        lots[start : start + batch_size] for start in range(0, len(lots), batch_size)
+        (building_id, building_entries[start : start + batch_size])
+        for building_id, building_entries in by_building.items()
+        for start in range(0, len(building_entries), batch_size)
     ]
     calls = [
-        registry.functions.registerLots(holder, [lot.as_tuple() for lot in batch])
-        for batch in batches
+        registry.functions.registerLots(holder, building_id, b"".join(batch))
+        for building_id, batch in batches
     ]
-    gas_per_lot = -(-sender.estimate(calls[0]) // len(batches[0]))
+
+    largest = max(range(len(batches)), key=lambda index: len(batches[index][1]))
+    estimate = sender.estimate(calls[largest])
     block_gas_limit = int(sender.w3.eth.get_block("latest")["gasLimit"])
     hashes = []
-    for batch, call in zip(batches, calls, strict=True):
-        gas = min(gas_per_lot * len(batch), block_gas_limit)
+    for (_, batch), call in zip(batches, calls, strict=True):
+        spread = CALLDATA_GAS_SPREAD_PER_BYTE * ENTRY_SIZE * len(batch)
+        gas = min(estimate + BATCH_GAS_ALLOWANCE + spread, block_gas_limit)
         hashes.append(sender.send(call, gas=gas))
         if on_batch_sent is not None:
             on_batch_sent(len(batch))
     receipts = wait_for_receipts(
-        sender.w3, hashes, check_status=False, include_logs=False
+        sender.w3, hashes, check_status=False, include_logs=False, raw_logs=True
     )
 
-    registered = 0
-    for batch, call, receipt in zip(batches, calls, receipts, strict=True):
+    registered: list[RegisteredBatch] = []
+    for (building_id, batch), call, receipt in zip(
+        batches, calls, receipts, strict=True
+    ):
         if receipt["status"] != 1:
-            _raise_batch_reverted(sender, call, receipt, registered, len(batch))
-        registered += len(batch)
-    return receipts
+            lots_before = sum(done.lot_count for done in registered)
+            _raise_batch_reverted(sender, call, receipt, lots_before, len(batch))
+        first_lot_id = _first_lot_id(registry.address, receipt)
+        registered.append(
+            RegisteredBatch(receipt, building_id, first_lot_id, len(batch))
+        )
+    return registered
+
+
+def _first_lot_id(registry_address: str, receipt: TxReceipt) -> int:
+    """Return the ``firstLotId`` of the receipt's ``LotBatchRegistered`` log."""
+    for log in receipt["logs"]:
+        topics = log["topics"]
+        if (
+            str(log["address"]).lower() == registry_address.lower()
+            and topics
+            and str(topics[0]).lower() == LOT_BATCH_REGISTERED_TOPIC
+        ):
+            return int(topics[1], 16)
+    raise TransactionFailed(
+        f"Transaction 0x{bytes(receipt['transactionHash']).hex()} registered lots but "
+        f"emitted no LotBatchRegistered event; the registry at {registry_address} "
+        "is an older version. Deploy the current registry."
+    )
 
 
 def _raise_batch_reverted(

@@ -929,7 +929,8 @@ def test_fast_decoder_matches_eth_abi_on_every_event(scenario: Scenario) -> None
     # The scenario's set-up emits these; disposals and revocations come from later
     # tests, and their one-word fields take the same path as LotInstalled's.
     assert names >= {
-        "BuildingRegistered", "LotRegistered", "CustodyTransferred", "TransferSingle",
-        "TransferBatch", "LotInstalled", "LotSplit", "LotsMerged",
-        "InspectionRecorded", "ClaimRegistered", "ClaimAudited", "RoleGranted",
+        "BuildingRegistered", "LotBatchRegistered", "LotRevealed", "LotRegistered",
+        "CustodyTransferred", "TransferSingle", "TransferBatch", "LotInstalled",
+        "LotSplit", "LotsMerged", "InspectionRecorded", "ClaimRegistered",
+        "ClaimAudited", "RoleGranted",
     }  # fmt: skip

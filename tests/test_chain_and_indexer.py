@@ -19,7 +19,7 @@ from ledger.contracts.artifacts import load_artifact
 from ledger.contracts.compile import compile_contracts
 from ledger.contracts.deployment import Deployment, registry_contract
 from ledger.db.engine import open_database
-from ledger.errors import TransactionFailed
+from ledger.errors import InvalidInput, TransactionFailed
 from ledger.indexer.rpc import RpcClient
 from ledger.indexer.sync import Indexer, IndexTarget
 from ledger.queries import lot_history, search_lots
@@ -27,6 +27,7 @@ from ledger.units import ascii_bytes32
 from ledger.writes import (
     CustodyReason,
     LotInput,
+    pack_entries,
     register_buildings,
     register_lots,
     transfer_custody,
@@ -66,7 +67,12 @@ def test_register_transfer_and_index(
     buyer = dev_account(2)
 
     register_buildings(registry, sender, [(BUILDING, b"\x01" * 32)])
-    register_lots(registry, sender, yard.address, _lots(120), batch_size=50)
+    batches = register_lots(registry, sender, yard.address, _lots(120), batch_size=50)
+    assert [batch.lot_ids for batch in batches] == [
+        range(1, 51),
+        range(51, 101),
+        range(101, 121),
+    ]
     yard_sender = TransactionSender(sender.w3, yard)
     transfer_custody(registry, yard_sender, buyer.address, 3, 1200, CustodyReason.SALE)
 
@@ -174,7 +180,8 @@ def test_register_lots_later_batch_revert_decoded(
         LotInput(unknown, ascii_bytes32("flooring"), 1, 1000, 12_500, b"\x09" * 32)
     ]
 
-    # Only the first batch is estimated, so the second one reverts on chain.
+    # Only the largest batch (the first here) is estimated, so the second one
+    # reverts on chain.
     with pytest.raises(TransactionFailed) as failure:
         register_lots(registry, sender, dev_account(1).address, lots, batch_size=3)
 
@@ -185,6 +192,66 @@ def test_register_lots_later_batch_revert_decoded(
     assert registry.functions.lotCount().call() == 3
 
 
+def test_register_lots_groups_by_building(
+    deployed: tuple[TransactionSender, Deployment],
+) -> None:
+    sender, deployment = deployed
+    registry = registry_contract(sender.w3, deployment.address)
+    other = ascii_bytes32("BLD-TEST-02")
+    register_buildings(
+        registry, sender, [(BUILDING, b"\x02" * 32), (other, b"\x03" * 32)]
+    )
+    first, second = _lots(2)
+    elsewhere = LotInput(other, ascii_bytes32("beams"), 2, 5000, 40_000, b"\x0a" * 32)
+
+    batches = register_lots(
+        registry, sender, dev_account(1).address, [first, elsewhere, second]
+    )
+
+    assert [(batch.building_id, batch.lot_ids) for batch in batches] == [
+        (BUILDING, range(1, 3)),
+        (other, range(3, 4)),
+    ]
+    # Lot 2 is the third lot given, the second of the first building.
+    assert (
+        registry.functions.verifyLot(2, BUILDING, pack_entries([first, second])).call()[
+            2
+        ]
+        == second.record_hash
+    )
+
+
+def test_register_lots_rejects_uint64_overflow(
+    deployed: tuple[TransactionSender, Deployment],
+) -> None:
+    sender, deployment = deployed
+    registry = registry_contract(sender.w3, deployment.address)
+    register_buildings(registry, sender, [(BUILDING, b"\x02" * 32)])
+    nonce = sender.w3.eth.get_transaction_count(sender.address)
+    too_heavy = LotInput(BUILDING, ascii_bytes32("beams"), 2, 5000, 2**64, b"\x0b" * 32)
+
+    with pytest.raises(InvalidInput) as failure:
+        register_lots(registry, sender, dev_account(1).address, [*_lots(2), too_heavy])
+
+    message = str(failure.value)
+    assert message.startswith(f"Lot 3 of 3 (record hash 0x{'0b' * 32}): ")
+    assert f"The unit mass in grams is {2**64}, outside the range 0 to" in message
+    assert "split the lot into smaller lots or correct the value" in message
+    assert sender.w3.eth.get_transaction_count(sender.address) == nonce
+
+
+def test_register_lots_rejects_batch_over_256(
+    deployed: tuple[TransactionSender, Deployment],
+) -> None:
+    sender, deployment = deployed
+    registry = registry_contract(sender.w3, deployment.address)
+
+    with pytest.raises(InvalidInput, match=r"Batch size 257 must be from 1 to 256"):
+        register_lots(
+            registry, sender, dev_account(1).address, _lots(3), batch_size=257
+        )
+
+
 def test_encode_call_matches_web3(
     deployed: tuple[TransactionSender, Deployment],
 ) -> None:
@@ -192,7 +259,7 @@ def test_encode_call_matches_web3(
     registry = registry_contract(sender.w3, deployment.address)
     calls = [
         registry.functions.registerLots(
-            dev_account(1).address, [lot.as_tuple() for lot in _lots(3)]
+            dev_account(1).address, BUILDING, pack_entries(_lots(3))
         ),
         registry.functions.transferCustody(
             sender.address, dev_account(1).address, 1, 1000, 1, bytes(32)

@@ -1,4 +1,4 @@
-"""Gas of the registry and the prototype against the committed gas-snapshot.json."""
+"""Gas of the registry against the committed gas-snapshot.json."""
 
 from __future__ import annotations
 

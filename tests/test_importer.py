@@ -523,6 +523,8 @@ def test_padded_cells_stripped(tmp_path: Path) -> None:
         ("84,5m2", "", 84_500, Unit.SQUARE_METRE),
         ("3,2 m³", "", 3200, Unit.CUBIC_METRE),
         ("0,001", "kg", 1, Unit.KILOGRAM),
+        # The largest quantity the registry stores: 2**64 - 1 thousandths.
+        ("18446744073709551.615", "kg", 2**64 - 1, Unit.KILOGRAM),
     ],
 )
 def test_quantity_and_unit_parsed(
@@ -545,6 +547,14 @@ def test_quantity_and_unit_parsed(
         ("10", "", "unit", "The cell is empty, but unit is required."),
         ("12 xx", "", "quantity", "'xx' is not a known unit"),
         ("12 pcs", "pcs", "quantity", "'12 pcs' is not a number"),
+        (
+            "18446744073709551.616",
+            "kg",
+            "quantity",
+            "'18446744073709551.616' is 18446744073709551616 thousandths of the "
+            "unit, above the registry's limit of 18446744073709551615 (a 64-bit "
+            "integer); split the row into several lots.",
+        ),
     ],
 )
 def test_quantity_and_unit_rejected(
@@ -574,6 +584,8 @@ def test_unit_error_message_format(tmp_path: Path) -> None:
         ("10", "1", "9,9", 1000),
         ("10", "2,5", "", 2500),
         ("3", "0,001", "", 1),
+        # The largest unit mass the registry stores: 2**64 - 1 grams.
+        ("1", "18446744073709551,615", "", 2**64 - 1),
     ],
 )
 def test_unit_mass_accepted(
@@ -596,6 +608,22 @@ def test_unit_mass_accepted(
         ("10", "0", "", "unit_mass_kg", "'0' is not a positive mass"),
         ("10", "", "-5", "total_mass_kg", "'-5' is not a positive mass"),
         ("10", "heavy", "", "unit_mass_kg", "'heavy' is not a number"),
+        (
+            "1",
+            "18446744073709551,616",
+            "",
+            "unit_mass_kg",
+            "The unit mass is 18446744073709551616 g, above the registry's limit "
+            "of 18446744073709551615 g (a 64-bit integer); check the mass, or "
+            "register a smaller unit.",
+        ),
+        (
+            "0,001",
+            "",
+            "18446744073709551,616",
+            "unit_mass_kg",
+            "The unit mass is 18446744073709551616000 g, above the registry's",
+        ),
     ],
 )
 def test_unit_mass_rejected(

@@ -44,6 +44,8 @@ from ledger.indexer.digest import mirror_digest
 from ledger.indexer.rpc import RpcClient
 from ledger.indexer.store import read_checkpoint
 from ledger.indexer.sync import ChainMismatch, Indexer, IndexTarget, UndecodableLogs
+from ledger.lifecycle import merge
+from ledger.lot_entries import UINT64_MAX
 from ledger.queries import lot_history, search_lots
 from ledger.writes import CustodyReason, LotInput, register_lots
 
@@ -75,8 +77,9 @@ def test_events_on_range_boundaries_are_stored_once(
         stored = connection.execute(
             select(RawEvent.block_number, RawEvent.log_index)
         ).all()
-    # The building, two role grants, then two logs per lot (LotRegistered and
-    # TransferBatch) and two per transfer (CustodyTransferred and TransferSingle).
+    # The building, two role grants, then two logs per one-lot batch
+    # (LotBatchRegistered and TransferSingle) and two per transfer
+    # (CustodyTransferred and TransferSingle).
     assert len(logs) == 1 + 2 + 6 * 2 + 6 * 2
     assert sorted(stored) == sorted(
         (int(log["blockNumber"], 16), int(log["logIndex"], 16)) for log in logs
@@ -169,31 +172,41 @@ def test_largest_quantity_round_trips_chain_database_and_api(
     data_dir, _ = chain
     ledger = open_test_ledger(data_dir, database_url)
     register_test_lots(ledger, 1)
-    largest = 2**256 - 1
+    # A registered lot has at most 2**64 - 1 thousandths, and merging two of them
+    # makes a lot past the 64-bit range of both databases' integers.
     register_lots(
         ledger.registry,
         ledger.sender(),
         dev_account(HOLDER).address,
         [
             LotInput(BUILDING, CATEGORY, PIECES, 2**63, 1, keccak(text="2^63")),
-            LotInput(BUILDING, CATEGORY, PIECES, largest, 1, keccak(text="max")),
+            LotInput(BUILDING, CATEGORY, PIECES, UINT64_MAX, 1, keccak(text="max")),
+            LotInput(BUILDING, CATEGORY, PIECES, UINT64_MAX, 1, keccak(text="max 2")),
         ],
     )
-    send_transfer(ledger, 3, largest - 1)
+    largest = 2 * UINT64_MAX
+    merged = merge(
+        ledger.registry,
+        ledger.sender(dev_account(HOLDER)),
+        [3, 4],
+        [UINT64_MAX, UINT64_MAX],
+    )
+    send_transfer(ledger, merged, largest - 1)
     new_indexer(ledger, ledger.engine).run_to_head()
 
     assert lot_history(ledger.engine, 2).lot.quantity == 2**63
-    history = lot_history(ledger.engine, 3)
+    assert lot_history(ledger.engine, 3).lot.quantity == UINT64_MAX
+    history = lot_history(ledger.engine, merged)
     assert history.lot.quantity == largest
-    assert history.steps[0].quantity == largest - 1
+    assert history.steps[-1].quantity == largest - 1
     holders = history.lot.holders
     assert holders[dev_account(HOLDER).address.lower()] == 1
     assert holders[dev_account(2).address.lower()] == largest - 1
 
     with running_api(ledger.settings) as base:
-        body = httpx.get(f"{base}/lots/3/history").json()
+        body = httpx.get(f"{base}/lots/{merged}/history").json()
     assert body["lot"]["quantity"] == str(largest)
-    assert body["steps"][0]["quantity"] == str(largest - 1)
+    assert body["steps"][-1]["quantity"] == str(largest - 1)
     assert body["lot"]["holders"][dev_account(2).address] == str(largest - 1)
 
 

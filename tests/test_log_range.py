@@ -26,16 +26,18 @@ def test_dense_range_shortens_next_reads(
     monkeypatch.setattr(sync, "MAX_EVENTS_PER_RANGE", 10)
     data_dir, _ = chain
     ledger = open_test_ledger(data_dir, database_url)
-    # Two blocks of 20 lots each: over 40 events in the first range read.
-    register_test_lots(ledger, 40, batch_size=20)
+    # Twelve one-lot batches of two events each: over 24 events in the first range.
+    register_test_lots(ledger, 12, batch_size=1)
     indexer = new_indexer(ledger, ledger.engine, log_range=2_000)
     indexer.run_to_head()
     assert indexer.range < 2_000
     shortened = indexer.range
 
-    # Sparse blocks afterwards: ranges are read and grow back while under the bound.
+    # Sparse blocks afterwards, a transfer of two events every fifth block: ranges
+    # are read and grow back while under the bound.
     for step in range(12):
-        send_transfer(ledger, 1 + step % 40, 1 + step)
+        send_transfer(ledger, 1 + step % 12, 1 + step)
+        ledger.w3.provider.make_request("anvil_mine", [hex(4)])
     batches_before = indexer.stats.batches
     last = indexer.run_to_head()
 

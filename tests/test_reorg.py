@@ -19,7 +19,7 @@ from indexer_support import (
     send_transfer,
 )
 from ledger.context import Ledger
-from ledger.db.models import Block, RawEvent, Transfer
+from ledger.db.models import Block, Holding, Lot, RawEvent, Transfer
 from ledger.indexer.digest import mirror_digest
 from ledger.indexer.rpc import RpcClient
 from ledger.indexer.sync import ReorgTooDeep
@@ -186,3 +186,51 @@ def test_pruned_headers_keep_events_and_window(
     expected = with_events | set(range(head - depth, head + 1))
     assert stored == expected
     assert len(with_events) >= 5
+
+
+def test_reorg_removes_batch_lot_rows(
+    chain: tuple[Path, str], database_url: str, tmp_path: Path
+) -> None:
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url, confirmations=12)
+    register_test_lots(ledger, 3, batch_size=3)
+    indexer = new_indexer(ledger, ledger.engine)
+    indexer.run_to_head()
+    snapshot = _rpc(ledger, "evm_snapshot", [])
+    # One batch of lots 4-8 and a transfer of lot 5 on the branch that goes away.
+    register_test_lots(ledger, 5, batch_size=5)
+    send_transfer(ledger, 5, 1_000)
+    indexer.run_to_head()
+    with ledger.engine.connect() as connection:
+        before = connection.scalar(select(func.count()).select_from(Lot))
+        holders_of_8 = connection.scalar(
+            select(func.count()).select_from(Holding).where(Holding.lot_id == 8)
+        )
+    assert before == 8
+    assert holders_of_8 == 1
+
+    assert _rpc(ledger, "evm_revert", [snapshot]) is True
+    # The new branch registers a batch of two lots, which get ids 4 and 5.
+    register_test_lots(ledger, 2, batch_size=2)
+    _rpc(ledger, "anvil_mine", [hex(3)])
+    last = indexer.run_to_head()
+
+    assert indexer.stats.reorgs == 1
+    with ledger.engine.connect() as connection:
+        lot_ids = list(connection.scalars(select(Lot.lot_id).order_by(Lot.lot_id)))
+        held_ids = set(connection.scalars(select(Holding.lot_id)))
+        transfers = connection.scalar(select(func.count()).select_from(Transfer))
+        origins = set(
+            connection.execute(
+                select(Lot.block_number, Lot.block_hash).where(Lot.lot_id >= 4)
+            ).all()
+        )
+    assert lot_ids == [1, 2, 3, 4, 5]
+    assert held_ids == {1, 2, 3, 4, 5}
+    assert transfers == 0
+    # Both lots come from one event in a block of the surviving branch.
+    assert len(origins) == 1
+    ((number, block_hash),) = origins
+    assert ledger.w3.eth.get_block(number)["hash"].to_0x_hex() == block_hash
+    assert mirror_digest(ledger.engine) == clean_digest(ledger, tmp_path, last)
+    assert verify_mirror(ledger.engine, RpcClient(ledger.url)).ok

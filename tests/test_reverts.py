@@ -20,7 +20,7 @@ ZERO = bytes(32)
 HASH = b"\x07" * 32
 
 
-def _lot(**changes: Any) -> tuple[bytes, bytes, int, int, int, bytes]:
+def _lot(**changes: Any) -> bytes:
     fields = {
         "building_id": BUILDING,
         "category": ascii_bytes32("doors"),
@@ -30,7 +30,7 @@ def _lot(**changes: Any) -> tuple[bytes, bytes, int, int, int, bytes]:
         "record_hash": HASH,
     }
     fields.update(changes)
-    return LotInput(**fields).as_tuple()
+    return LotInput(**fields).entry()
 
 
 HOLDER = dev_account(1)
@@ -77,46 +77,88 @@ CASES: list[tuple[str, int, Callable[[Any], Any], str]] = [
     (
         "empty lots",
         0,
-        lambda r: r.functions.registerLots(HOLDER.address, []),
-        "ReclaimRegistryEmptyBatch()",
+        lambda r: r.functions.registerLots(HOLDER.address, BUILDING, b""),
+        "ReclaimRegistryInvalidEntries(length=0)",
+    ),
+    (
+        "partial entry",
+        0,
+        lambda r: r.functions.registerLots(HOLDER.address, BUILDING, _lot()[:80]),
+        "ReclaimRegistryInvalidEntries(length=80)",
+    ),
+    (
+        "too many lots",
+        0,
+        lambda r: r.functions.registerLots(HOLDER.address, BUILDING, _lot() * 257),
+        "ReclaimRegistryBatchTooLarge(count=257, max=256)",
     ),
     (
         "unknown building",
         0,
         lambda r: r.functions.registerLots(
-            HOLDER.address, [_lot(building_id=ascii_bytes32("NONE"))]
+            HOLDER.address, ascii_bytes32("NONE"), _lot()
         ),
         "ReclaimRegistryUnknownBuilding(",
     ),
     (
         "zero category",
         0,
-        lambda r: r.functions.registerLots(HOLDER.address, [_lot(category=ZERO)]),
+        lambda r: r.functions.registerLots(
+            HOLDER.address, BUILDING, _lot(category=ZERO)
+        ),
         "ReclaimRegistryInvalidCategory(",
     ),
     (
         "invalid unit",
         0,
-        lambda r: r.functions.registerLots(HOLDER.address, [_lot(unit=5)]),
+        lambda r: r.functions.registerLots(HOLDER.address, BUILDING, _lot(unit=5)),
         "ReclaimRegistryInvalidUnit(unit=5)",
     ),
     (
         "zero quantity",
         0,
-        lambda r: r.functions.registerLots(HOLDER.address, [_lot(quantity=0)]),
-        "ReclaimRegistryZeroQuantity(lotId=2)",
+        lambda r: r.functions.registerLots(
+            HOLDER.address, BUILDING, _lot() + _lot(quantity=0)
+        ),
+        "ReclaimRegistryZeroQuantity(lotId=3)",
     ),
     (
         "zero lot hash",
         0,
-        lambda r: r.functions.registerLots(HOLDER.address, [_lot(record_hash=ZERO)]),
+        lambda r: r.functions.registerLots(
+            HOLDER.address, BUILDING, _lot(record_hash=ZERO)
+        ),
         "ReclaimRegistryInvalidRecordHash(",
     ),
     (
         "lots not registrar",
         1,
-        lambda r: r.functions.registerLots(HOLDER.address, [_lot()]),
+        lambda r: r.functions.registerLots(HOLDER.address, BUILDING, _lot()),
         "AccessControlUnauthorizedAccount(",
+    ),
+    (
+        "reveal other entries",
+        2,
+        lambda r: r.functions.revealLot(1, BUILDING, _lot(quantity=6000)),
+        "ReclaimRegistryBatchMismatch(lotId=1)",
+    ),
+    (
+        "reveal other building",
+        2,
+        lambda r: r.functions.revealLot(1, ascii_bytes32("NONE"), _lot()),
+        "ReclaimRegistryBatchMismatch(lotId=1)",
+    ),
+    (
+        "split unrevealed",
+        1,
+        lambda r: r.functions.split(1, [1000, 1000]),
+        "ReclaimRegistryLotNotRevealed(lotId=1)",
+    ),
+    (
+        "merge unrevealed",
+        1,
+        lambda r: r.functions.merge([1, 1], [1000, 1000]),
+        "ReclaimRegistryLotNotRevealed(lotId=1)",
     ),
     (
         "unknown lot",
@@ -177,7 +219,7 @@ def registry_with_lot(
     registry = registry_contract(sender.w3, deployment.address)
     # Two calls: the lot's gas estimate needs the building already mined.
     sender.transact([registry.functions.registerBuildings([BUILDING], [HASH])])
-    sender.transact([registry.functions.registerLots(HOLDER.address, [_lot()])])
+    sender.transact([registry.functions.registerLots(HOLDER.address, BUILDING, _lot())])
     return sender, registry
 
 

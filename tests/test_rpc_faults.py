@@ -36,7 +36,8 @@ WAIT_SECONDS = 60
 def _filled_chain(chain: tuple[Path, str], database_url: str, log_range: int = 4):  # type: ignore[no-untyped-def]
     data_dir, _ = chain
     ledger = open_test_ledger(data_dir, database_url, log_range=log_range)
-    register_test_lots(ledger, 30, batch_size=5)
+    # One-lot batches, so that the chain has many blocks with events to fetch.
+    register_test_lots(ledger, 30, batch_size=1)
     for step in range(20):
         send_transfer(ledger, 1 + step, 100 + step, receiver=2 + step % 3)
     return ledger
@@ -78,19 +79,19 @@ def test_random_faults_leave_mirror_equal_to_clean_index(
 def test_provider_log_limit_shrinks_ranges(
     chain: tuple[Path, str], database_url: str, tmp_path: Path, suggest_range: bool
 ) -> None:
-    # 500 lots in 20 transactions: 20 blocks of 26 logs (25 LotRegistered and one
-    # TransferBatch), under a provider that refuses results over 50 logs.
+    # 200 one-lot batches: 200 blocks of two logs (LotBatchRegistered and
+    # TransferSingle), under a provider that refuses results over 50 logs.
     data_dir, _ = chain
     ledger = open_test_ledger(data_dir, database_url)
-    register_test_lots(ledger, 500, batch_size=25)
+    register_test_lots(ledger, 200, batch_size=1)
     head = ledger.w3.eth.block_number
     plan = FaultPlan(max_logs=50, suggest_range=suggest_range)
     with fault_proxy(ledger.url, plan) as url:
         indexer = new_indexer(ledger, ledger.engine, url=url, log_range=2_000)
         assert indexer.run_to_head() == head
 
-    # Lots, one TransferBatch per transaction, the building, and two role grants.
-    assert indexer.stats.events == 500 + 20 + 1 + 2
+    # Two logs per lot, the building, and two role grants.
+    assert indexer.stats.events == 2 * 200 + 1 + 2
     # Halving from 2,000 blocks reaches a range under 50 logs within a dozen refusals,
     # and regrowth costs one refusal per three successes: bounded, never a loop.
     assert 0 < plan.injected["too-many-logs"] <= 25

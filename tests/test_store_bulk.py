@@ -26,11 +26,13 @@ from ledger.indexer.store import (
     HOLDING_COLUMNS,
     ROW_EVENTS,
     SYNC_STATE_ID,
+    derived_rows,
     read_checkpoint,
     row_origin,
     store_batch,
     topics_json,
 )
+from ledger.lot_entries import UINT64_MAX, pack_entry
 
 ABI = load_artifact()["abi"]
 DECODER = EventDecoder(ABI)
@@ -52,6 +54,14 @@ BUILDING_PLAIN = _bytes32(b"BLD-\\1")
 BUILDING_ACCENT = _bytes32("Bâtiment-é".encode())
 CATEGORY_NUL = _bytes32(b"ab\0cd")
 HASH = bytes(range(32))
+# Three lots of one batch, with the largest uint64 values and a category that is not
+# text.
+BATCH_FIRST_LOT = 100
+BATCH_ENTRIES = (
+    pack_entry(HASH, _bytes32(b"door"), UINT64_MAX, UINT64_MAX, 4)
+    + pack_entry(bytes(31) + b"\x01", CATEGORY_NUL, 1, 0, 0)
+    + pack_entry(b"\xff" * 32, _bytes32(b"beam"), 2500, 12_000, 2)
+)
 
 
 def _log(name: str, block: int, log_index: int, **values: Any) -> dict[str, Any]:
@@ -232,6 +242,15 @@ def _every_kind_of_row() -> list[DecodedEvent]:
             reasonsHash=bytes(32),
         ),
         _log("RoleGranted", 12, 7, role=HASH, account=BOB, sender=ALICE),
+        _log(
+            "LotBatchRegistered",
+            12,
+            8,
+            firstLotId=BATCH_FIRST_LOT,
+            buildingId=BUILDING_PLAIN,
+            holder=BOB,
+            entries=BATCH_ENTRIES,
+        ),
     ]
     return [DECODER.decode(log) for log in logs]
 
@@ -274,14 +293,13 @@ def _store_with_sqlalchemy(
             for event in events
         ],
     )
-    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     balances: dict[tuple[int, str], int] = defaultdict(int)
     for event in events:
-        if event.name in ROW_EVENTS:
-            _, build_row = ROW_EVENTS[event.name]
-            rows[event.name].append(
-                {**build_row(event.args), **row_origin(event, headers)}
-            )
+        derived = derived_rows(event)
+        if derived is not None:
+            model, event_rows = derived
+            rows[model] += [{**row, **row_origin(event, headers)} for row in event_rows]
         moves = []
         if event.name == "TransferSingle":
             moves = [(event.args["id"], event.args["value"])]
@@ -290,9 +308,9 @@ def _store_with_sqlalchemy(
         for lot_id, value in moves:
             balances[(lot_id, event.args["from"])] -= value
             balances[(lot_id, event.args["to"])] += value
-    for name, (model, _) in ROW_EVENTS.items():
-        if rows[name]:
-            connection.execute(insert(model), rows[name])
+    for model in dict.fromkeys(model for model, _ in ROW_EVENTS.values()):
+        if rows[model]:
+            connection.execute(insert(model), rows[model])
     holdings = [
         {"lot_id": lot_id, "holder": holder, "balance": balance}
         for (lot_id, holder), balance in balances.items()
@@ -411,6 +429,84 @@ def test_bulk_store_keeps_values_exact(database_url: str) -> None:
     assert buildings["0x" + BUILDING_ACCENT.hex()] is None
     assert audits == [True, False]
     assert all(timestamp == 2**31 + block for block, timestamp in timestamps)
+
+
+def test_batch_event_makes_one_lot_row_per_entry(database_url: str) -> None:
+    events = _every_kind_of_row()
+    batch = events[-1]
+    engine = open_database(database_url)
+    try:
+        _new_mirror(engine)
+        with engine.begin() as connection:
+            store_batch(connection, events, _headers(range(10, 13)), 12, block_hash(12))
+        lots_table = ROW_EVENTS["LotRegistered"][0].__table__
+        with engine.connect() as connection:
+            rows = (
+                connection.execute(
+                    select(lots_table)
+                    .where(lots_table.c.lot_id >= BATCH_FIRST_LOT)
+                    .where(lots_table.c.lot_id < MAX)
+                    .order_by(lots_table.c.lot_id)
+                )
+                .mappings()
+                .all()
+            )
+    finally:
+        engine.dispose()
+
+    assert [row["lot_id"] for row in rows] == [100, 101, 102]
+    for row in rows:
+        assert row["building_id"] == "0x" + BUILDING_PLAIN.hex()
+        assert row["first_holder"] == BOB
+        assert row["block_number"] == 12
+        assert row["log_index"] == 8
+        assert row["block_hash"] == batch.block_hash
+        assert row["transaction_hash"] == batch.transaction_hash
+        assert row["timestamp"] == 2**31 + 12
+    assert [row["category"] for row in rows] == [
+        "door",
+        "0x" + CATEGORY_NUL.hex(),
+        "beam",
+    ]
+    assert [row["unit"] for row in rows] == [4, 0, 2]
+    assert [row["quantity"] for row in rows] == [UINT64_MAX, 1, 2500]
+    assert [row["unit_mass_grams"] for row in rows] == [UINT64_MAX, 0, 12_000]
+    assert [row["record_hash"] for row in rows] == [
+        "0x" + HASH.hex(),
+        "0x" + "00" * 31 + "01",
+        "0x" + "ff" * 32,
+    ]
+
+
+def test_batch_event_with_partial_entry_fails(database_url: str) -> None:
+    broken = DECODER.decode(
+        _log(
+            "LotBatchRegistered",
+            10,
+            0,
+            firstLotId=1,
+            buildingId=BUILDING_PLAIN,
+            holder=BOB,
+            entries=BATCH_ENTRIES[:-1],
+        )
+    )
+    engine = open_database(database_url)
+    try:
+        _new_mirror(engine)
+        with (
+            pytest.raises(IndexerError, match="block 10, log index 0 has invalid"),
+            engine.begin() as connection,
+        ):
+            store_batch(
+                connection, [broken], _headers(range(10, 11)), 10, block_hash(10)
+            )
+        with engine.connect() as connection:
+            checkpoint = read_checkpoint(connection)
+    finally:
+        engine.dispose()
+
+    assert checkpoint is not None
+    assert checkpoint.last_block == FIRST_BLOCK - 1
 
 
 def _holdings(engine: Engine) -> dict[tuple[int, str], int]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from indexer_support import (
+    BUILDING,
     clean_digest,
     new_indexer,
     open_test_ledger,
@@ -229,3 +232,185 @@ def test_verify_pruned_state_names_fix(
 
     indexer.run_to_head()
     assert verify_mirror(ledger.engine, rpc).ok
+
+
+def test_chain_check_finds_changed_batch_lot(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from ledger.chain_check import check_lot
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 4, batch_size=4)
+    new_indexer(ledger, ledger.engine).run_to_head()
+    untouched = check_lot(ledger.settings, ledger.engine, 3)
+    with ledger.engine.begin() as connection:
+        # The third lot of the batch: its registered quantity and unit mass.
+        connection.execute(
+            text(
+                "UPDATE lots SET quantity = :quantity, unit_mass_grams = :mass "
+                "WHERE lot_id = :lot"
+            ),
+            {
+                "quantity": _uint(database_url, 2_000_000),
+                "mass": _uint(database_url, 1),
+                "lot": _uint(database_url, 3),
+            },
+        )
+    badge = check_lot(ledger.settings, ledger.engine, 3)
+    report = verify_mirror(ledger.engine, RpcClient(ledger.url))
+
+    # The test lots have no off-chain record, which the badge names in both cases.
+    assert [text for text in untouched.differences if "no record" not in text] == []
+    assert badge.status == "disagrees"
+    assert [text for text in badge.differences if "no record" not in text] == [
+        "The lot's registered quantity is 2000000 in the mirror but 1000000 on chain.",
+        "The lot's unit mass in grams is 1 in the mirror but 25000 on chain.",
+    ]
+    found = {(d.check, d.subject, d.mirror, d.chain) for d in report.differences}
+    assert ("lot quantity", "lot 3", "2000000", "1000000") in found
+    assert ("lot unit mass", "lot 3", "1", "25000") in found
+    rows = {(check, mirror, chain) for check, _, mirror, chain in found}
+    assert ("lots row quantity", "2000000", "1000000") in rows
+    assert ("lots row unit_mass_grams", "1", "25000") in rows
+    assert len(report.differences) == 4
+
+
+def test_split_and_merge_reveal_batch_lots(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from ledger.chain_lots import reveal_lots
+    from ledger.lifecycle import merge, split
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 3, batch_size=3)
+    registry = ledger.registry
+    holder = ledger.sender(dev_account(1))
+    stored_before = [_is_revealed(ledger, lot_id) for lot_id in (1, 2, 3)]
+
+    children = split(registry, holder, 2, [100_000])
+    merged = merge(registry, holder, [2, 3], [50_000, 50_000])
+    new_indexer(ledger, ledger.engine).run_to_head()
+    with ledger.engine.connect() as connection:
+        reveals = connection.execute(
+            text(
+                "SELECT topics FROM raw_events WHERE event_name = 'LotRevealed' "
+                "ORDER BY block_number, log_index"
+            )
+        ).scalars()
+        revealed = [int(json.loads(topics)[1], 16) for topics in reveals]
+
+    assert stored_before == [False, False, False]
+    # Lot 2 was revealed once, before the split; the merge revealed only lot 3.
+    assert revealed == [2, 3]
+    assert [_is_revealed(ledger, lot_id) for lot_id in (1, 2, 3)] == [
+        False,
+        True,
+        True,
+    ]
+    assert children == [4]
+    assert merged == 5
+    assert reveal_lots(registry, holder, [2, 3, children[0], merged]) == []
+    assert verify_mirror(ledger.engine, RpcClient(ledger.url)).ok
+
+
+def _is_revealed(ledger: Any, lot_id: int) -> bool:
+    from web3.exceptions import ContractCustomError
+
+    try:
+        ledger.registry.functions.lot(lot_id).call()
+    except ContractCustomError:
+        return False
+    return True
+
+
+def test_merge_of_other_kinds_reveals_nothing(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from eth_utils import keccak
+
+    from ledger.errors import InvalidInput
+    from ledger.lifecycle import merge
+    from ledger.writes import LotInput, register_lots
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 1)
+    building, category = BUILDING, b"door".ljust(32, b"\0")
+    heavier = LotInput(building, category, 0, 1_000_000, 30_000, keccak(text="heavy"))
+    register_lots(ledger.registry, ledger.sender(), dev_account(1).address, [heavier])
+    holder = ledger.sender(dev_account(1))
+    nonce = ledger.w3.eth.get_transaction_count(holder.address)
+
+    with pytest.raises(InvalidInput, match="Lots 1 and 2 differ in category, unit"):
+        merge(ledger.registry, holder, [1, 2], [1000, 1000])
+    with pytest.raises(InvalidInput, match="A merge needs at least two lots, not 1"):
+        merge(ledger.registry, holder, [1], [1000])
+
+    assert ledger.w3.eth.get_transaction_count(holder.address) == nonce
+    assert not _is_revealed(ledger, 1)
+
+
+def test_verify_finds_missing_batch_lot_row(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 4, batch_size=4)
+    new_indexer(ledger, ledger.engine).run_to_head()
+    with ledger.engine.begin() as connection:
+        connection.execute(
+            text("DELETE FROM lots WHERE lot_id = :lot"),
+            {"lot": _uint(database_url, 3)},
+        )
+
+    report = verify_mirror(ledger.engine, RpcClient(ledger.url))
+
+    found = {(d.check, d.subject, d.mirror, d.chain) for d in report.differences}
+    assert ("lot count", "registry", "3", "4") in found
+    assert ("lot quantity", "lot 3", "missing", "1000000") in found
+    assert any(
+        check == "lots row" and subject.endswith(" lot 3") and mirror == "missing"
+        for check, subject, mirror, _ in found
+    )
+    assert any(check == "lots rows" for check, *_ in found)
+
+
+def test_batch_lot_is_read_from_its_own_block(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from eth_utils import keccak
+
+    from ledger.chain_lots import chain_lot
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 3, batch_size=3)
+    ledger.w3.provider.make_request("anvil_mine", ["0x20"])
+    register_test_lots(ledger, 3, batch_size=3)
+    registered_in = ledger.w3.eth.block_number
+    ledger.w3.provider.make_request("anvil_mine", ["0x20"])
+
+    # Records the log requests on their way to the real node; every answer is the
+    # node's own.
+    provider = ledger.w3.provider
+    sent = provider.make_request
+    log_queries: list[dict[str, Any]] = []
+
+    def recording(method: Any, params: Any) -> Any:
+        if method == "eth_getLogs":
+            log_queries.extend(params)
+        return sent(method, params)
+
+    provider.make_request = recording  # type: ignore[method-assign]
+    try:
+        lot = chain_lot(ledger.registry, 5)
+    finally:
+        provider.make_request = sent  # type: ignore[method-assign]
+
+    assert [(q["fromBlock"], q["toBlock"]) for q in log_queries] == [
+        (hex(registered_in), hex(registered_in))
+    ]
+    # The Lot struct: building, category, record hash, quantity, unit mass, unit.
+    assert lot[2:] == (keccak(text="lot 5"), 1_000_000, 25_000, 0)

@@ -59,10 +59,22 @@ contract ReclaimRegistryTest {
     error Bytes32Mismatch(string check, bytes32 actual, bytes32 expected);
     error AddressMismatch(string check, address actual, address expected);
     error BytesMismatch(string check, bytes actual, bytes expected);
+    /// @dev A test lot's quantity or unit mass does not fit the entry's uint64 field.
+    error EntryFieldTooLarge(uint256 quantity, uint256 unitMassGrams);
 
     /*//////////////////////////////////////////////////////////////
                                FIXTURES
     //////////////////////////////////////////////////////////////*/
+
+    /// @dev One lot to register; `_registerLots` packs these into 81-byte entries.
+    struct LotInput {
+        bytes32 buildingId;
+        bytes32 category;
+        uint8 unit;
+        uint256 quantity;
+        uint256 unitMassGrams;
+        bytes32 recordHash;
+    }
 
     /// @dev Expected fields of one CustodyTransferred log.
     struct ExpectedCustody {
@@ -95,6 +107,10 @@ contract ReclaimRegistryTest {
 
     ReclaimRegistry private registry;
     bytes32 private registrarRole;
+    // Building and packed entries of each registered batch, by its first lot id, so that
+    // tests can reveal its lots.
+    mapping(uint256 firstLotId => bytes32) private batchBuilding;
+    mapping(uint256 firstLotId => bytes) private batchEntries;
 
     function setUp() public {
         registry = new ReclaimRegistry(address(this));
@@ -206,66 +222,67 @@ contract ReclaimRegistryTest {
     //////////////////////////////////////////////////////////////*/
 
     function testRegisterLotsRejectsEmptyBatch() public {
-        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryEmptyBatch.selector));
-        registry.registerLots(CONTRACTOR, new IReclaimRegistry.LotInput[](0));
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryInvalidEntries.selector, 0));
+        registry.registerLots(CONTRACTOR, BUILDING_ID, "");
     }
 
     function testRegisterLotsRejectsUnknownBuilding() public {
-        IReclaimRegistry.LotInput memory input = _lotInput(1000);
+        LotInput memory input = _lotInput(1000);
         input.buildingId = bytes32("BLD-NONE");
 
         VM.expectRevert(
             abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryUnknownBuilding.selector, bytes32("BLD-NONE"))
         );
-        registry.registerLots(CONTRACTOR, _one(input));
+        _registerLots(CONTRACTOR, _one(input));
 
         // No building can be registered under the zero id, so it is unknown too.
         input.buildingId = bytes32(0);
         VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryUnknownBuilding.selector, bytes32(0)));
-        registry.registerLots(CONTRACTOR, _one(input));
+        _registerLots(CONTRACTOR, _one(input));
     }
 
     function testRegisterLotsRejectsZeroRecordHash() public {
-        IReclaimRegistry.LotInput memory input = _lotInput(1000);
+        LotInput memory input = _lotInput(1000);
         input.recordHash = bytes32(0);
 
         VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryInvalidRecordHash.selector, bytes32(0)));
-        registry.registerLots(CONTRACTOR, _one(input));
+        _registerLots(CONTRACTOR, _one(input));
     }
 
     function testRegisterLotsRejectsInvalidUnit() public {
         uint8[2] memory invalidUnits = [uint8(5), uint8(255)];
         for (uint256 i = 0; i < invalidUnits.length; ++i) {
-            IReclaimRegistry.LotInput memory input = _lotInput(1000);
+            LotInput memory input = _lotInput(1000);
             input.unit = invalidUnits[i];
 
             VM.expectRevert(
                 abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryInvalidUnit.selector, invalidUnits[i])
             );
-            registry.registerLots(CONTRACTOR, _one(input));
+            _registerLots(CONTRACTOR, _one(input));
         }
     }
 
     function testRegisterLotsAcceptsEveryUnit() public {
-        IReclaimRegistry.LotInput[] memory inputs = new IReclaimRegistry.LotInput[](uint256(MAX_UNIT) + 1);
+        LotInput[] memory inputs = new LotInput[](uint256(MAX_UNIT) + 1);
         for (uint256 i = 0; i < inputs.length; ++i) {
             inputs[i] = _lotInput(1000 + i);
             inputs[i].unit = uint8(i);
         }
 
-        registry.registerLots(CONTRACTOR, inputs);
+        _registerLots(CONTRACTOR, inputs);
 
         for (uint256 i = 0; i < inputs.length; ++i) {
+            _reveal(i + 1);
             _assertEq(registry.lot(i + 1).unit, i, "stored unit");
         }
     }
 
     function testRegisterLotsRejectsZeroCategory() public {
-        IReclaimRegistry.LotInput memory input = _lotInput(1000);
+        LotInput memory input = _lotInput(1000);
         input.category = bytes32(0);
 
         VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryInvalidCategory.selector, bytes32(0)));
-        registry.registerLots(CONTRACTOR, _one(input));
+        _registerLots(CONTRACTOR, _one(input));
     }
 
     function testRegisterLotsRejectsZeroQuantity() public {
@@ -273,29 +290,29 @@ contract ReclaimRegistryTest {
 
         // The error names the id the zero-quantity lot would have got: the second lot of a
         // batch that starts at id 2.
-        IReclaimRegistry.LotInput[] memory inputs = new IReclaimRegistry.LotInput[](2);
+        LotInput[] memory inputs = new LotInput[](2);
         inputs[0] = _lotInput(1000);
         inputs[1] = _lotInput(0);
 
         VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryZeroQuantity.selector, 3));
-        registry.registerLots(CONTRACTOR, inputs);
+        _registerLots(CONTRACTOR, inputs);
     }
 
     function testRegisterLotsRejectsNonRegistrar() public {
-        IReclaimRegistry.LotInput[] memory inputs = _one(_lotInput(1000));
+        LotInput[] memory inputs = _one(_lotInput(1000));
 
         VM.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, STRANGER, registrarRole)
         );
         VM.prank(STRANGER);
-        registry.registerLots(CONTRACTOR, inputs);
+        _registerLots(CONTRACTOR, inputs);
     }
 
     function testRegisterLotsRejectsNonReceiverHolder() public {
         address holder = address(new NonReceiver());
 
         VM.expectRevert(abi.encodeWithSelector(IERC1155Errors.ERC1155InvalidReceiver.selector, holder));
-        registry.registerLots(holder, _one(_lotInput(1000)));
+        _registerLots(holder, _one(_lotInput(1000)));
     }
 
     function testRegisterLotsMintsToHolderContract() public {
@@ -306,9 +323,9 @@ contract ReclaimRegistryTest {
         _assertEq(registry.balanceOf(holder, lotId), 2500, "balance of holder contract");
     }
 
-    function testRegisterLotsEmitsLotRegistered() public {
-        IReclaimRegistry.LotInput[] memory inputs = new IReclaimRegistry.LotInput[](2);
-        inputs[0] = IReclaimRegistry.LotInput({
+    function testRegisterLotsEmitsLotBatchRegistered() public {
+        LotInput[] memory inputs = new LotInput[](2);
+        inputs[0] = LotInput({
             buildingId: BUILDING_ID,
             category: bytes32("timber-beam"),
             unit: uint8(IReclaimRegistry.Unit.LinearMetre),
@@ -316,7 +333,7 @@ contract ReclaimRegistryTest {
             unitMassGrams: 12_000,
             recordHash: keccak256("beam record")
         });
-        inputs[1] = IReclaimRegistry.LotInput({
+        inputs[1] = LotInput({
             buildingId: BUILDING_ID,
             category: bytes32("brick"),
             unit: uint8(IReclaimRegistry.Unit.Piece),
@@ -324,20 +341,26 @@ contract ReclaimRegistryTest {
             unitMassGrams: 2_300,
             recordHash: keccak256("brick record")
         });
+        bytes memory entries = abi.encodePacked(
+            keccak256("beam record"),
+            bytes32("timber-beam"),
+            uint64(84_500),
+            uint64(12_000),
+            uint8(2),
+            keccak256("brick record"),
+            bytes32("brick"),
+            uint64(3_000_000),
+            uint64(2_300),
+            uint8(0)
+        );
 
         VM.expectEmit(true, true, true, true);
-        emit IReclaimRegistry.LotRegistered(
-            1, BUILDING_ID, CONTRACTOR, bytes32("timber-beam"), 2, 84_500, 12_000, keccak256("beam record")
-        );
-        VM.expectEmit(true, true, true, true);
-        emit IReclaimRegistry.LotRegistered(
-            2, BUILDING_ID, CONTRACTOR, bytes32("brick"), 0, 3_000_000, 2_300, keccak256("brick record")
-        );
-        registry.registerLots(CONTRACTOR, inputs);
+        emit IReclaimRegistry.LotBatchRegistered(1, BUILDING_ID, CONTRACTOR, entries);
+        _registerLots(CONTRACTOR, inputs);
     }
 
     function testRegisterLotsEmitsTransferBatch() public {
-        IReclaimRegistry.LotInput[] memory inputs = new IReclaimRegistry.LotInput[](2);
+        LotInput[] memory inputs = new LotInput[](2);
         inputs[0] = _lotInput(1500);
         inputs[1] = _lotInput(700);
         uint256[] memory ids = new uint256[](2);
@@ -349,24 +372,22 @@ contract ReclaimRegistryTest {
 
         VM.expectEmit(true, true, true, true);
         emit IERC1155.TransferBatch(address(this), address(0), CONTRACTOR, ids, values);
-        registry.registerLots(CONTRACTOR, inputs);
+        _registerLots(CONTRACTOR, inputs);
     }
 
     function testRegisterLotsEventOrder() public {
-        IReclaimRegistry.LotInput[] memory inputs = new IReclaimRegistry.LotInput[](2);
+        LotInput[] memory inputs = new LotInput[](2);
         inputs[0] = _lotInput(1500);
         inputs[1] = _lotInput(700);
 
         VM.recordLogs();
-        registry.registerLots(CONTRACTOR, inputs);
+        _registerLots(CONTRACTOR, inputs);
         Vm.Log[] memory logs = VM.getRecordedLogs();
 
-        _assertEq(logs.length, 3, "log count");
-        _assertEq(logs[0].topics[0], IReclaimRegistry.LotRegistered.selector, "log 0 is LotRegistered");
-        _assertEq(logs[0].topics[1], bytes32(uint256(1)), "log 0 lot id");
-        _assertEq(logs[1].topics[0], IReclaimRegistry.LotRegistered.selector, "log 1 is LotRegistered");
-        _assertEq(logs[1].topics[1], bytes32(uint256(2)), "log 1 lot id");
-        _assertEq(logs[2].topics[0], IERC1155.TransferBatch.selector, "log 2 is TransferBatch");
+        _assertEq(logs.length, 2, "log count");
+        _assertEq(logs[0].topics[0], IReclaimRegistry.LotBatchRegistered.selector, "log 0 is LotBatchRegistered");
+        _assertEq(logs[0].topics[1], bytes32(uint256(1)), "log 0 first lot id");
+        _assertEq(logs[1].topics[0], IERC1155.TransferBatch.selector, "log 1 is TransferBatch");
         for (uint256 i = 0; i < logs.length; ++i) {
             _assertEq(logs[i].emitter, address(registry), "log emitter");
         }
@@ -375,28 +396,29 @@ contract ReclaimRegistryTest {
     function testLotIdsConsecutiveAcrossBatches() public {
         _assertEq(registry.lotCount(), 0, "lot count before any lot");
 
-        IReclaimRegistry.LotInput[] memory firstBatch = new IReclaimRegistry.LotInput[](2);
+        LotInput[] memory firstBatch = new LotInput[](2);
         firstBatch[0] = _lotInput(100);
         firstBatch[1] = _lotInput(200);
-        IReclaimRegistry.LotInput[] memory secondBatch = new IReclaimRegistry.LotInput[](3);
+        LotInput[] memory secondBatch = new LotInput[](3);
         secondBatch[0] = _lotInput(300);
         secondBatch[1] = _lotInput(400);
         secondBatch[2] = _lotInput(500);
 
-        _assertEq(registry.registerLots(CONTRACTOR, firstBatch), 1, "first id of first batch");
+        _assertEq(_registerLots(CONTRACTOR, firstBatch), 1, "first id of first batch");
         _assertEq(registry.lotCount(), 2, "lot count after first batch");
-        _assertEq(registry.registerLots(DEALER, secondBatch), 3, "first id of second batch");
+        _assertEq(_registerLots(DEALER, secondBatch), 3, "first id of second batch");
         _assertEq(registry.lotCount(), 5, "lot count after second batch");
 
         for (uint256 lotId = 1; lotId <= 5; ++lotId) {
             address holder = lotId <= 2 ? CONTRACTOR : DEALER;
             _assertEq(registry.balanceOf(holder, lotId), lotId * 100, "balance of first holder");
+            _reveal(lotId);
             _assertEq(registry.lot(lotId).quantity, lotId * 100, "registered quantity");
         }
     }
 
     function testLotReturnsRegisteredData() public {
-        IReclaimRegistry.LotInput memory input = IReclaimRegistry.LotInput({
+        LotInput memory input = LotInput({
             buildingId: BUILDING_ID,
             category: bytes32("roof-tile"),
             unit: uint8(IReclaimRegistry.Unit.SquareMetre),
@@ -405,7 +427,8 @@ contract ReclaimRegistryTest {
             recordHash: keccak256("roof tile record")
         });
 
-        uint256 lotId = registry.registerLots(CONTRACTOR, _one(input));
+        uint256 lotId = _registerLots(CONTRACTOR, _one(input));
+        _reveal(lotId);
         IReclaimRegistry.Lot memory stored = registry.lot(lotId);
 
         _assertEq(stored.buildingId, input.buildingId, "buildingId");
@@ -442,7 +465,7 @@ contract ReclaimRegistryTest {
 
         _assertEq(registry.balanceOf(CONTRACTOR, lotId), 6_000, "balance of sender");
         _assertEq(registry.balanceOf(DEALER, lotId), 4_000, "balance of receiver");
-        _assertEq(registry.lot(lotId).quantity, 10_000, "registered quantity");
+        _assertEq(registry.verifyLot(lotId, BUILDING_ID, batchEntries[lotId]).quantity, 10_000, "registered quantity");
     }
 
     function testTransferCustodyEmitsEventsInOrder() public {
@@ -699,10 +722,10 @@ contract ReclaimRegistryTest {
     }
 
     function testSafeBatchTransferFromRecordsUnspecifiedReason() public {
-        IReclaimRegistry.LotInput[] memory inputs = new IReclaimRegistry.LotInput[](2);
+        LotInput[] memory inputs = new LotInput[](2);
         inputs[0] = _lotInput(10_000);
         inputs[1] = _lotInput(5_000);
-        registry.registerLots(CONTRACTOR, inputs);
+        _registerLots(CONTRACTOR, inputs);
         uint256[] memory ids = new uint256[](2);
         ids[0] = 1;
         ids[1] = 2;
@@ -795,7 +818,7 @@ contract ReclaimRegistryTest {
     //////////////////////////////////////////////////////////////*/
 
     function testFuzzSplitBetweenTwoHolders(uint256 quantity, uint256 toDealer) public {
-        quantity = _bound(quantity, 1, type(uint256).max);
+        quantity = _bound(quantity, 1, type(uint64).max);
         toDealer = _bound(toDealer, 1, quantity);
         uint256 lotId = _registerLot(CONTRACTOR, quantity);
 
@@ -810,7 +833,7 @@ contract ReclaimRegistryTest {
     }
 
     function testFuzzSplitBetweenThreeHolders(uint256 quantity, uint256 toDealer, uint256 toBuyer) public {
-        quantity = _bound(quantity, 2, type(uint128).max);
+        quantity = _bound(quantity, 2, type(uint64).max);
         toDealer = _bound(toDealer, 1, quantity);
         uint256 lotId = _registerLot(CONTRACTOR, quantity);
 
@@ -833,11 +856,11 @@ contract ReclaimRegistryTest {
 
     function testFuzzInvalidUnitReverts(uint8 unit) public {
         unit = uint8(_bound(unit, uint256(MAX_UNIT) + 1, type(uint8).max));
-        IReclaimRegistry.LotInput memory input = _lotInput(1000);
+        LotInput memory input = _lotInput(1000);
         input.unit = unit;
 
         VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryInvalidUnit.selector, unit));
-        registry.registerLots(CONTRACTOR, _one(input));
+        _registerLots(CONTRACTOR, _one(input));
     }
 
     function testFuzzInvalidReasonReverts(uint8 reason, uint256 quantity) public {
@@ -857,29 +880,30 @@ contract ReclaimRegistryTest {
             _registerLot(DEALER, 1);
         }
 
-        IReclaimRegistry.LotInput[] memory inputs = new IReclaimRegistry.LotInput[](batchSize);
+        LotInput[] memory inputs = new LotInput[](batchSize);
         for (uint256 i = 0; i < batchSize; ++i) {
-            uint256 quantity = _bound(uint256(keccak256(abi.encode(seed, i))), 1, type(uint128).max);
+            uint256 quantity = _bound(uint256(keccak256(abi.encode(seed, i))), 1, type(uint64).max);
             inputs[i] = _lotInput(quantity);
         }
 
-        uint256 firstLotId = registry.registerLots(CONTRACTOR, inputs);
+        uint256 firstLotId = _registerLots(CONTRACTOR, inputs);
 
         _assertEq(firstLotId, earlierLots + 1, "first id of batch");
         _assertEq(registry.lotCount(), earlierLots + batchSize, "lot count");
         for (uint256 i = 0; i < batchSize; ++i) {
             _assertEq(registry.balanceOf(CONTRACTOR, firstLotId + i), inputs[i].quantity, "balance of holder");
+            _reveal(firstLotId + i);
             _assertEq(registry.lot(firstLotId + i).quantity, inputs[i].quantity, "registered quantity");
         }
     }
 
     function testFuzzTransferKeepsOtherLots(uint256 seed, uint256 movedIndex, uint256 amount) public {
         uint256 lotCount = 4;
-        IReclaimRegistry.LotInput[] memory inputs = new IReclaimRegistry.LotInput[](lotCount);
+        LotInput[] memory inputs = new LotInput[](lotCount);
         for (uint256 i = 0; i < lotCount; ++i) {
-            inputs[i] = _lotInput(_bound(uint256(keccak256(abi.encode(seed, i))), 1, type(uint128).max));
+            inputs[i] = _lotInput(_bound(uint256(keccak256(abi.encode(seed, i))), 1, type(uint64).max));
         }
-        registry.registerLots(CONTRACTOR, inputs);
+        _registerLots(CONTRACTOR, inputs);
         // The dealer already holds part of the last lot, so other lots have balances on both sides.
         VM.prank(CONTRACTOR);
         registry.transferCustody(CONTRACTOR, DEALER, lotCount, 1, 1, bytes32(0));
@@ -910,8 +934,8 @@ contract ReclaimRegistryTest {
                                HELPERS
     //////////////////////////////////////////////////////////////*/
 
-    function _lotInput(uint256 quantity) private pure returns (IReclaimRegistry.LotInput memory) {
-        return IReclaimRegistry.LotInput({
+    function _lotInput(uint256 quantity) private pure returns (LotInput memory) {
+        return LotInput({
             buildingId: BUILDING_ID,
             category: CATEGORY,
             unit: uint8(IReclaimRegistry.Unit.SquareMetre),
@@ -922,7 +946,36 @@ contract ReclaimRegistryTest {
     }
 
     function _registerLot(address holder, uint256 quantity) private returns (uint256 lotId) {
-        lotId = registry.registerLots(holder, _one(_lotInput(quantity)));
+        lotId = _registerLots(holder, _one(_lotInput(quantity)));
+    }
+
+    /// @dev Registers `inputs`, which share the building of the first, in one batch.
+    function _registerLots(address holder, LotInput[] memory inputs) private returns (uint256 firstLotId) {
+        bytes memory entries = _pack(inputs);
+        firstLotId = registry.registerLots(holder, inputs[0].buildingId, entries);
+        batchBuilding[firstLotId] = inputs[0].buildingId;
+        batchEntries[firstLotId] = entries;
+    }
+
+    function _pack(LotInput[] memory inputs) private pure returns (bytes memory entries) {
+        for (uint256 i = 0; i < inputs.length; ++i) {
+            LotInput memory input = inputs[i];
+            if (input.quantity > type(uint64).max || input.unitMassGrams > type(uint64).max) {
+                revert EntryFieldTooLarge(input.quantity, input.unitMassGrams);
+            }
+            entries = bytes.concat(
+                entries,
+                abi.encodePacked(
+                    input.recordHash, input.category, uint64(input.quantity), uint64(input.unitMassGrams), input.unit
+                )
+            );
+        }
+    }
+
+    /// @dev Stores the data of batch lot `lotId`, so that `lot` returns it.
+    function _reveal(uint256 lotId) private {
+        (uint256 firstLotId,,) = registry.lotBatch(lotId);
+        registry.revealLot(lotId, batchBuilding[firstLotId], batchEntries[firstLotId]);
     }
 
     function _balancesOf(address holder, uint256 lotCount) private view returns (uint256[] memory balances) {
@@ -937,12 +990,8 @@ contract ReclaimRegistryTest {
         values[0] = value;
     }
 
-    function _one(IReclaimRegistry.LotInput memory input)
-        private
-        pure
-        returns (IReclaimRegistry.LotInput[] memory inputs)
-    {
-        inputs = new IReclaimRegistry.LotInput[](1);
+    function _one(LotInput memory input) private pure returns (LotInput[] memory inputs) {
+        inputs = new LotInput[](1);
         inputs[0] = input;
     }
 

@@ -3,8 +3,9 @@
 Audits do not trust the SQL mirror: :func:`read_registry_events` fetches every log of
 the registry with ``eth_getLogs`` and :class:`ChainHistory` replays them in chain order.
 The replay keeps each holder's quantity of each lot from the domain events alone
-(registration, custody transfers, installation, disposal, split and merge), so a holder
-that sends more than the events show it received produces a :class:`CustodyGap`.
+(batch registration, custody transfers, installation, disposal, split and merge), so
+a holder that sends more than the events show it received produces a
+:class:`CustodyGap`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ledger.lifecycle import (
     HazardChecks,
     HazardStatus,
 )
+from ledger.lot_entries import unpack_entries
 from ledger.writes import CustodyReason
 
 logger = logging.getLogger(__name__)
@@ -203,7 +205,9 @@ class ChainHistory:
         name = event.name
         if name == "LotRegistered" and args["lotId"] in self._derived:
             return
-        if name == "LotRegistered":
+        if name == "LotBatchRegistered":
+            self._apply_batch(event)
+        elif name == "LotRegistered":
             self._receive(event, args["lotId"], args["holder"], args["quantity"])
             self._move(
                 event,
@@ -283,6 +287,23 @@ class ChainHistory:
                     block_number=event.block_number,
                     transaction_hash=event.transaction_hash,
                 )
+            )
+
+    def _apply_batch(self, event: DecodedEvent) -> None:
+        args = event.args
+        holder = args["holder"]
+        for offset, entry in enumerate(unpack_entries(args["entries"])):
+            lot_id = args["firstLotId"] + offset
+            self._receive(event, lot_id, holder, entry.quantity)
+            self._move(
+                event,
+                lot_id,
+                "registered",
+                None,
+                holder,
+                entry.quantity,
+                "registered",
+                entry.record_hash,
             )
 
     def _apply_split(self, event: DecodedEvent) -> None:

@@ -26,6 +26,7 @@ from ledger.audit.history import (
     Movement,
     ascii_text,
 )
+from ledger.chain_lots import chain_lot
 from ledger.errors import InvalidInput, NotFound
 from ledger.units import QUANTITY_SCALE
 
@@ -453,8 +454,8 @@ class Auditor:
 
     def _lot(self, lot_id: int) -> _LotData:
         if lot_id not in self._lots:
-            building, category, record_hash, _quantity, unit_mass, unit = (
-                self.registry.functions.lot(lot_id).call()
+            building, category, record_hash, _quantity, unit_mass, unit = chain_lot(
+                self.registry, lot_id
             )
             parent_ids, quantities = self.registry.functions.lotParents(lot_id).call()
             self._lots[lot_id] = _LotData(

@@ -221,12 +221,14 @@ def wait_for_receipts(
     timeout: float = RECEIPT_TIMEOUT,
     check_status: bool = True,
     include_logs: bool = True,
+    raw_logs: bool = False,
 ) -> list[TxReceipt]:
     """Wait until every transaction is mined and return the receipts in order.
 
     Raises TransactionFailed on a timeout, and with ``check_status`` also if a
     transaction reverted. Without ``include_logs``, each receipt contains only the
-    fields of ``RECEIPT_SUMMARY_FIELDS``, which skips web3's formatting of every log.
+    fields of ``RECEIPT_SUMMARY_FIELDS``, which skips web3's formatting of every log;
+    ``raw_logs`` then adds ``logs`` as the node sent them (hex strings).
     """
     receipts: dict[HexBytes, TxReceipt] = {}
     deadline = time.monotonic() + timeout
@@ -242,7 +244,7 @@ def wait_for_receipts(
                 except TransactionNotFound:
                     continue
             else:
-                summary = _receipt_summary(w3, tx_hash)
+                summary = _receipt_summary(w3, tx_hash, raw_logs)
                 if summary is not None:
                     receipts[tx_hash] = summary
         if len(receipts) > received:
@@ -286,7 +288,9 @@ def _mine_if_anvil(w3: Web3, missing: int) -> None:
     w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
 
-def _receipt_summary(w3: Web3, tx_hash: HexBytes) -> TxReceipt | None:
+def _receipt_summary(
+    w3: Web3, tx_hash: HexBytes, raw_logs: bool = False
+) -> TxReceipt | None:
     response = w3.provider.make_request(
         RPCEndpoint("eth_getTransactionReceipt"), ["0x" + bytes(tx_hash).hex()]
     )
@@ -305,6 +309,8 @@ def _receipt_summary(w3: Web3, tx_hash: HexBytes) -> TxReceipt | None:
         "status": int(raw["status"], 16),
         "gasUsed": int(raw["gasUsed"], 16),
     }
+    if raw_logs:
+        summary["logs"] = raw["logs"]
     return cast(TxReceipt, AttributeDict(summary))
 
 

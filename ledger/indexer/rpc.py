@@ -258,20 +258,25 @@ class RpcClient:
         return headers  # type: ignore[return-value]
 
     def get_logs(
-        self, address: str | Sequence[str], from_block: int, to_block: int
+        self,
+        address: str | Sequence[str],
+        from_block: int,
+        to_block: int,
+        topics: Sequence[str | None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Return the logs of ``address`` in blocks ``from_block`` to ``to_block``, inclusive."""
+        """Return the logs of ``address`` in blocks ``from_block`` to ``to_block``, inclusive.
+
+        ``topics`` filters as in ``eth_getLogs``: one value or None (any) per position.
+        """
         addresses = [address] if isinstance(address, str) else list(address)
-        logs: list[dict[str, Any]] = self.call(
-            "eth_getLogs",
-            [
-                {
-                    "address": addresses if len(addresses) > 1 else addresses[0],
-                    "fromBlock": hex(from_block),
-                    "toBlock": hex(to_block),
-                }
-            ],
-        )
+        query: dict[str, Any] = {
+            "address": addresses if len(addresses) > 1 else addresses[0],
+            "fromBlock": hex(from_block),
+            "toBlock": hex(to_block),
+        }
+        if topics is not None:
+            query["topics"] = list(topics)
+        logs: list[dict[str, Any]] = self.call("eth_getLogs", [query])
         return logs
 
 

@@ -37,6 +37,7 @@ from ledger.db.models import (
 from ledger.errors import IndexerError
 from ledger.indexer.bulk import insert_rows
 from ledger.indexer.decode import DecodedEvent, EventDecoder
+from ledger.lot_entries import unpack_entries
 
 ZERO_ADDRESS = "0x" + "00" * 20
 SYNC_STATE_ID = 1
@@ -311,6 +312,29 @@ def _lot_row(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _lot_batch_rows(args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return one ``lots`` row per entry of a ``LotBatchRegistered`` event.
+
+    The keys are those of :func:`_lot_row`, in the same order.
+    """
+    first_lot_id = args["firstLotId"]
+    building_id = args["buildingId"]
+    holder = args["holder"]
+    return [
+        {
+            "lot_id": first_lot_id + offset,
+            "building_id": building_id,
+            "first_holder": holder,
+            "category": ascii_text(entry.category) or entry.category,
+            "unit": entry.unit,
+            "quantity": entry.quantity,
+            "unit_mass_grams": entry.unit_mass_grams,
+            "record_hash": entry.record_hash,
+        }
+        for offset, entry in enumerate(unpack_entries(args["entries"]))
+    ]
+
+
 def _transfer_row(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "lot_id": args["lotId"],
@@ -436,6 +460,40 @@ ROW_EVENTS: dict[str, tuple[type[Any], Callable[[dict[str, Any]], dict[str, Any]
     "ClaimRegistered": (Claim, _claim_row),
     "ClaimAudited": (ClaimAudit, _claim_audit_row),
 }
+# Each event that maps to several rows of one table: a batch registration makes one
+# ``lots`` row per entry, all with the event's origin. Rows are identified by the
+# event's position and the lot id. Its table is also one of ROW_EVENTS, so rollback,
+# verify and the digest cover these rows with it.
+BATCH_ROW_EVENTS: dict[
+    str, tuple[type[Any], Callable[[dict[str, Any]], list[dict[str, Any]]]]
+] = {
+    "LotBatchRegistered": (Lot, _lot_batch_rows),
+}
+
+
+def derived_rows(event: DecodedEvent) -> tuple[type[Any], list[dict[str, Any]]] | None:
+    """Return the model and rows (without origin columns) that ``event`` makes."""
+    if event.name in ROW_EVENTS:
+        model, build_row = ROW_EVENTS[event.name]
+        return model, [build_row(event.args)]
+    if event.name in BATCH_ROW_EVENTS:
+        model, build_rows = BATCH_ROW_EVENTS[event.name]
+        return model, batch_rows(event, build_rows)
+    return None
+
+
+def batch_rows(
+    event: DecodedEvent, build_rows: Callable[[dict[str, Any]], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Return ``build_rows(event.args)``, or raise IndexerError on invalid entries."""
+    try:
+        return build_rows(event.args)
+    except ValueError as exc:
+        raise IndexerError(
+            f"The {event.name} log at block {event.block_number}, log index "
+            f"{event.log_index} has invalid entries ({exc}); the indexer's ABI does "
+            "not match the deployed contract."
+        ) from exc
 
 
 def _store_derived_rows(
@@ -471,9 +529,22 @@ def _store_derived_rows(
             args = event.args
             for lot_id, value in _moved(event):
                 _add_move(balance_changes, args["from"], args["to"], lot_id, value)
+        elif name in BATCH_ROW_EVENTS:
+            origin = (
+                event.block_number,
+                event.block_hash,
+                event.transaction_hash,
+                event.log_index,
+                timestamps[event.block_number],
+            )
+            for row in batch_rows(event, BATCH_ROW_EVENTS[name][1]):
+                if name not in columns:
+                    columns[name] = (*row, *ORIGIN_COLUMNS)
+                rows[name].append((*row.values(), *origin))
 
-    # Insert in the order of ROW_EVENTS so that rows referencing others come later.
-    for name, (model, _) in ROW_EVENTS.items():
+    # Insert in the order of ROW_EVENTS, then BATCH_ROW_EVENTS, so that rows
+    # referencing others (lots name their building) come later.
+    for name, (model, _) in [*ROW_EVENTS.items(), *BATCH_ROW_EVENTS.items()]:
         if rows[name]:
             insert_rows(connection, model.__table__, columns[name], rows[name])
     _apply_balance_changes(connection, balance_changes)

@@ -65,7 +65,7 @@ def main() -> None:
     curves: dict[str, list[writes.CurvePoint]] = {}
     started = time.perf_counter()
     if "gas" in areas:
-        console.print("gas: registry, prototype and OpenZeppelin anchors")
+        console.print("gas: registry and OpenZeppelin anchors")
         results += gas.run()[1]
     if "writes" in areas:
         console.print(f"writes: import, then the curve at heights {scale['heights']}")

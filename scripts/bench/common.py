@@ -29,10 +29,7 @@ from ledger.contracts.compile import (
 )
 from ledger.toolchain import PROJECT_ROOT
 
-BENCH_SOURCES = (
-    "contracts/bench/GasAnchors.sol",
-    "contracts/prototype/LazyLotRegistry.sol",
-)
+BENCH_SOURCES = ("contracts/bench/GasAnchors.sol",)
 BUILD_DIR = PROJECT_ROOT / "build" / "bench"
 # Funded development accounts of the benchmark chains.
 CHAIN_ACCOUNTS = 10
@@ -148,7 +145,7 @@ def local_chain(accounts: int = CHAIN_ACCOUNTS) -> Iterator[tuple[Path, str]]:
 
 
 def bench_contracts() -> dict[str, dict[str, Any]]:
-    """Compile the anchor and prototype contracts, caching the output in build/bench."""
+    """Compile the anchor contracts, caching the output in build/bench."""
     sources = _collect(BENCH_SOURCES)
     digest = source_hash(sources)
     cache = BUILD_DIR / f"contracts-{digest[2:18]}.json"

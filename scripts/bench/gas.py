@@ -1,8 +1,7 @@
-"""Gas per operation of the registry and the lazy prototype, against OpenZeppelin.
+"""Gas per operation of the registry, against OpenZeppelin.
 
 Every figure is the ``gasUsed`` of a real transaction on a fresh anvil. The anchors are
-OpenZeppelin's ERC-1155 ``_mintBatch`` and ERC-721 ``_mint`` (contracts/bench/). The
-registry's split, install and merge are measured when its ABI has them.
+OpenZeppelin's ERC-1155 ``_mintBatch`` and ERC-721 ``_mint`` (contracts/bench/).
 
 ``python -m scripts.bench.gas`` prints the figures; with ``--update-snapshot`` it also
 rewrites ``gas-snapshot.json``, which ``tests/test_gas_snapshot.py`` checks.
@@ -16,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
-from web3 import Web3
 from web3.contract import Contract
 
 from ledger.chain.connection import connect
 from ledger.chain.transactions import TransactionSender, wait_for_receipts
-from ledger.contracts.deployment import deploy
+from ledger.contracts.deployment import deploy, registry_contract
 from ledger.toolchain import PROJECT_ROOT
 from ledger.units import ascii_bytes32
-from ledger.writes import LotInput, register_buildings, register_lots
 from scripts.bench.common import (
     Result,
     bench_contracts,
@@ -37,6 +34,7 @@ SNAPSHOT_PATH = PROJECT_ROOT / "gas-snapshot.json"
 SNAPSHOT_TOLERANCE = 0.02
 UPDATE_COMMAND = ".venv/bin/python -m scripts.bench.gas --update-snapshot"
 BATCH = 100
+MAX_BATCH = 256
 QUANTITY = 118_000
 UNIT_MASS_GRAMS = 25_000
 BUILDING = ascii_bytes32("BLD-LGE-01")
@@ -45,20 +43,17 @@ REFERENCE = keccak(text="invoice 2026-117")
 
 
 def measure_gas(url: str, data_dir: Path) -> dict[str, int | None]:
-    """Measure every gas figure on the chain at ``url``.
-
-    None marks a registry function that the deployed ABI does not have.
-    """
+    """Measure every gas figure on the chain at ``url``."""
     w3 = connect(url)
     operator = sender_for(w3, 0)
     holder = sender_for(w3, 1)
     yard = sender_for(w3, 2).address
-    contracts = bench_contracts()
+    buyer = sender_for(w3, 3).address
+    registry = registry_contract(w3, deploy(operator, data_dir).address)
     figures: dict[str, int | None] = {}
 
-    figures.update(_registry(w3, operator, holder, yard, data_dir))
-    figures.update(_lazy(operator, holder, yard, contracts["LazyLotRegistry"]))
-    figures.update(_anchors(operator, holder, yard, contracts))
+    figures.update(_registry(registry, operator, holder, yard, buyer))
+    figures.update(_anchors(operator, holder, yard, bench_contracts()))
     return figures
 
 
@@ -67,95 +62,12 @@ def _gas(sender: TransactionSender, call: Any) -> int:
     return int(receipt["gasUsed"])
 
 
-def _lot(index: int) -> LotInput:
-    return LotInput(
-        BUILDING,
-        CATEGORY,
-        0,
-        QUANTITY,
-        UNIT_MASS_GRAMS,
-        keccak(index.to_bytes(32, "big")),
-    )
+def lot_entries(first: int, count: int) -> bytes:
+    """Pack ``count`` lots in registerLots' 81-byte entry layout.
 
-
-def _registry(
-    w3: Web3,
-    operator: TransactionSender,
-    holder: TransactionSender,
-    yard: str,
-    data_dir: Path,
-) -> dict[str, int | None]:
-    from ledger.contracts.deployment import registry_contract
-
-    registry = registry_contract(w3, deploy(operator, data_dir).address)
-    register_buildings(registry, operator, [(BUILDING, keccak(text="building"))])
-    receipts = register_lots(
-        registry,
-        operator,
-        holder.address,
-        [_lot(i) for i in range(3 * BATCH)],
-        batch_size=BATCH,
-    )
-    (single,) = register_lots(registry, operator, holder.address, [_lot(10**6)])
-    single_id = 3 * BATCH + 1
-
-    def transfer(lot_id: int) -> int:
-        call = registry.functions.transferCustody(
-            holder.address, yard, lot_id, 1000, 1, REFERENCE
-        )
-        return _gas(holder, call)
-
-    figures: dict[str, int | None] = {
-        "registry.registerLots.per_lot": int(receipts[1]["gasUsed"]) // BATCH,
-        "registry.registerLots.batch_1": int(single["gasUsed"]),
-        "registry.first_transfer.batch_100": max(
-            transfer(BATCH + 1), transfer(2 * BATCH)
-        ),
-        "registry.first_transfer.batch_1": transfer(single_id),
-        "registry.transfer.repeat": transfer(BATCH + 1),
-    }
-    figures.update(_lifecycle(registry, holder))
-    return figures
-
-
-def _lifecycle(registry: Contract, holder: TransactionSender) -> dict[str, int | None]:
-    """Measure split, install and merge when the ABI has them with these signatures."""
-    functions = {
-        item["name"]: [field["type"] for field in item["inputs"]]
-        for item in registry.abi
-        if item.get("type") == "function"
-    }
-    calls = {
-        "registry.split_in_2": (
-            "split",
-            ["uint256", "uint256[]"],
-            lambda: registry.functions.split(
-                2 * BATCH + 1, [QUANTITY // 2, QUANTITY // 4]
-            ),
-        ),
-        "registry.install": (
-            "install",
-            ["uint256", "uint256", "bytes32", "bytes32"],
-            lambda: registry.functions.install(
-                2 * BATCH + 2, QUANTITY // 2, ascii_bytes32("BLD-NAM-09"), REFERENCE
-            ),
-        ),
-        "registry.merge_2": (
-            "merge",
-            ["uint256[]", "uint256[]"],
-            lambda: registry.functions.merge(
-                [2 * BATCH + 3, 2 * BATCH + 4], [QUANTITY, QUANTITY // 2]
-            ),
-        ),
-    }
-    figures: dict[str, int | None] = {}
-    for key, (name, types, build) in calls.items():
-        figures[key] = _gas(holder, build()) if functions.get(name) == types else None
-    return figures
-
-
-def lazy_entries(first: int, count: int) -> bytes:
-    """Pack ``count`` lot entries in the prototype's 81-byte layout."""
+    Each entry is the record hash (32 bytes), category (32), quantity (uint64
+    big-endian), unit mass in grams (uint64 big-endian) and unit (1 byte).
+    """
     return b"".join(
         keccak((first + i).to_bytes(32, "big"))
         + CATEGORY
@@ -166,44 +78,93 @@ def lazy_entries(first: int, count: int) -> bytes:
     )
 
 
-def _lazy(
+def _registry(
+    registry: Contract,
     operator: TransactionSender,
     holder: TransactionSender,
     yard: str,
-    artifact: dict[str, Any],
+    buyer: str,
 ) -> dict[str, int | None]:
-    lazy = deploy_contract(operator, artifact, operator.address)
+    """Measure registration, moves, reveal and end of life of batch lots.
+
+    Lots 1 to 300 are three batches of ``BATCH``, and lot 301 is a batch of one.
+    Lots 302 to 557 are a batch of ``MAX_BATCH``, and lots 558 to 657 a batch that
+    opens bitmap word 2 (batch starts from 512 to 767). Moves use the second batch,
+    so that its figures are those of a registry already in use.
+    """
     _gas(
         operator,
-        lazy.functions.registerBuildings([BUILDING], [keccak(text="building")]),
+        registry.functions.registerBuildings([BUILDING], [keccak(text="building")]),
     )
+    entries = [lot_entries(n * BATCH, BATCH) for n in range(3)]
     batches = [
-        _gas(
-            operator,
-            lazy.functions.registerLots(
-                holder.address, BUILDING, lazy_entries(n * BATCH, BATCH)
-            ),
-        )
-        for n in range(3)
+        _gas(operator, registry.functions.registerLots(holder.address, BUILDING, batch))
+        for batch in entries
     ]
+    single_id = 3 * BATCH + 1
     single = _gas(
         operator,
-        lazy.functions.registerLots(holder.address, BUILDING, lazy_entries(10**6, 1)),
+        registry.functions.registerLots(
+            holder.address, BUILDING, lot_entries(10**6, 1)
+        ),
+    )
+    largest, new_word = (
+        _gas(
+            operator,
+            registry.functions.registerLots(
+                holder.address, BUILDING, lot_entries(first, count)
+            ),
+        )
+        for first, count in ((2 * 10**6, MAX_BATCH), (3 * 10**6, BATCH))
     )
 
-    def transfer(lot_id: int) -> int:
-        call = lazy.functions.transferCustody(
-            holder.address, yard, lot_id, 1000, 1, REFERENCE
+    def transfer(lot_id: int, to: str) -> int:
+        call = registry.functions.transferCustody(
+            holder.address, to, lot_id, 1000, 1, REFERENCE
         )
         return _gas(holder, call)
 
-    return {
-        "lazy.registerLots.per_lot": batches[1] // BATCH,
-        "lazy.registerLots.batch_1": single,
-        "lazy.first_transfer.batch_100": max(transfer(BATCH + 1), transfer(2 * BATCH)),
-        "lazy.first_transfer.batch_1": transfer(3 * BATCH + 1),
-        "lazy.transfer.repeat": transfer(BATCH + 1),
+    figures: dict[str, int | None] = {
+        "registry.registerLots.per_lot": batches[1] // BATCH,
+        "registry.registerLots.batch_1": single,
+        "registry.registerLots.per_lot_new_word": new_word // BATCH,
+        "registry.registerLots.per_lot_batch_256": largest // MAX_BATCH,
+        "registry.first_transfer.first_lot": transfer(BATCH + 1, yard),
+        "registry.first_transfer.last_lot": transfer(2 * BATCH, yard),
+        "registry.first_transfer.batch_1": transfer(single_id, yard),
+        "registry.transfer.new_receiver": transfer(BATCH + 1, buyer),
+        "registry.transfer.repeat": transfer(BATCH + 1, yard),
     }
+    figures.update(_end_of_life(registry, holder, entries[2]))
+    return figures
+
+
+def _end_of_life(
+    registry: Contract, holder: TransactionSender, entries: bytes
+) -> dict[str, int | None]:
+    """Measure reveal, split, install and merge on untouched lots of the third batch."""
+    first = 2 * BATCH + 1
+
+    def reveal(lot_id: int) -> int:
+        return _gas(holder, registry.functions.revealLot(lot_id, BUILDING, entries))
+
+    figures: dict[str, int | None] = {"registry.revealLot.batch_100": reveal(first)}
+    reveal(first + 2)
+    reveal(first + 3)
+    figures["registry.split_in_2"] = _gas(
+        holder, registry.functions.split(first, [QUANTITY // 2, QUANTITY // 4])
+    )
+    figures["registry.install"] = _gas(
+        holder,
+        registry.functions.install(
+            first + 1, QUANTITY // 2, ascii_bytes32("BLD-NAM-09"), REFERENCE
+        ),
+    )
+    figures["registry.merge_2"] = _gas(
+        holder,
+        registry.functions.merge([first + 2, first + 3], [QUANTITY, QUANTITY // 2]),
+    )
+    return figures
 
 
 def _anchors(
@@ -248,6 +209,7 @@ def gas_results(figures: dict[str, int | None]) -> list[Result]:
     """Turn the measured figures into table rows."""
     scale = f"batches of {BATCH} lots"
     anchor_mint = figures["anchor.erc1155_mintBatch.per_id"]
+    first_move = figures["registry.first_transfer.first_lot"]
     rows = [
         Result(
             "gas/lot registerLots vs ERC-1155 _mintBatch/id",
@@ -260,11 +222,21 @@ def gas_results(figures: dict[str, int | None]) -> list[Result]:
             target_text="≤ 0.25× (~6,000)",
         ),
         Result(
-            "gas/lot LazyLotRegistry prototype vs _mintBatch/id",
-            figures["lazy.registerLots.per_lot"],
+            "gas/lot registerLots opening a bitmap word vs _mintBatch/id",
+            figures["registry.registerLots.per_lot_new_word"],
             anchor_mint,
             "gas",
             scale,
+            higher_is_better=False,
+            target_ratio=0.25,
+            target_text="≤ 0.25× (~6,000)",
+        ),
+        Result(
+            "gas/lot registerLots, 256 lots vs _mintBatch/id",
+            figures["registry.registerLots.per_lot_batch_256"],
+            anchor_mint,
+            "gas",
+            f"a batch of {MAX_BATCH} lots",
             higher_is_better=False,
             target_ratio=0.25,
             target_text="≤ 0.25× (~6,000)",
@@ -277,35 +249,40 @@ def gas_results(figures: dict[str, int | None]) -> list[Result]:
             scale,
             higher_is_better=False,
         ),
-    ]
-    for prefix, label in (("registry", "registry"), ("lazy", "LazyLotRegistry")):
-        rows.append(
-            Result(
-                f"gas first transfer, batch of 100 vs 1 ({label})",
-                figures[f"{prefix}.first_transfer.batch_100"],
-                figures[f"{prefix}.first_transfer.batch_1"],
-                "gas",
-                "first and last lot of a batch",
-                higher_is_better=False,
-                target_ratio=1.01,
-                target_text="bounded: ≤ 1.01×",
-            )
-        )
-    rows += [
         Result(
-            "gas transferCustody (new receiver) vs OZ transfer",
-            figures["registry.first_transfer.batch_100"],
+            "gas first transfer, last vs first lot of a batch",
+            figures["registry.first_transfer.last_lot"],
+            first_move,
+            "gas",
+            f"lots 1 and {BATCH} of a batch of {BATCH}",
+            higher_is_better=False,
+            target_ratio=1.01,
+            target_text="bounded: ≤ 1.01×",
+        ),
+        Result(
+            "gas first transfer, batch of 100 vs 1",
+            first_move,
+            figures["registry.first_transfer.batch_1"],
+            "gas",
+            "first lot of a batch",
+            higher_is_better=False,
+            target_ratio=1.01,
+            target_text="bounded: ≤ 1.01×",
+        ),
+        Result(
+            "gas transferCustody first move vs OZ transfer",
+            first_move,
             figures["anchor.erc1155_transfer.first"],
             "gas",
-            "one lot",
+            "one lot, new receiver",
             higher_is_better=False,
         ),
         Result(
-            "gas transferCustody lazy first move vs OZ transfer",
-            figures["lazy.first_transfer.batch_100"],
+            "gas transferCustody new receiver vs OZ transfer",
+            figures["registry.transfer.new_receiver"],
             figures["anchor.erc1155_transfer.first"],
             "gas",
-            "one lot",
+            "one lot, moved before",
             higher_is_better=False,
         ),
         Result(
@@ -317,14 +294,15 @@ def gas_results(figures: dict[str, int | None]) -> list[Result]:
             higher_is_better=False,
         ),
     ]
-    for key, label in (
-        ("registry.split_in_2", "gas split into 2 lots"),
-        ("registry.install", "gas install"),
-        ("registry.merge_2", "gas merge 2 lots"),
+    for key, label, row_scale in (
+        ("registry.revealLot.batch_100", "gas revealLot", f"one lot of {BATCH}"),
+        ("registry.split_in_2", "gas split into 2 lots", "one lot"),
+        ("registry.install", "gas install", "one lot, first move"),
+        ("registry.merge_2", "gas merge 2 lots", "two lots"),
     ):
         rows.append(
             Result(
-                label, figures.get(key), None, "gas", "one lot", higher_is_better=False
+                label, figures.get(key), None, "gas", row_scale, higher_is_better=False
             )
         )
     return rows
