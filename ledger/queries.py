@@ -472,7 +472,8 @@ def _lot_order(
     """Return the ORDER BY term that sorts lots by id for these filters."""
     if category and building and not holder and engine.dialect.name == "sqlite":
         # SQLite, which has no table statistics here, would walk the category's lots
-        # in ix_lots_category_lot_id to skip the sort, and read the building of each.
+        # in ix_lots_category_lot_id_record_hash to skip the sort, checking the building
+        # of each.
         # A unary plus keeps the order but hides lot_id from the index, so SQLite
         # reads the few matching lots from ix_lots_building_id_category and sorts
         # them.

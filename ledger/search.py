@@ -22,7 +22,10 @@ mirror and the open listings, and each filter reads:
 
 Normalised text and the other record fields are kept in ``search_entries``, which is
 filled from ``records`` before each search, so SQLite and PostgreSQL compare the same
-stored strings and return the same results.
+stored strings and return the same results. The words of that text are indexed
+(FTS5 on SQLite, GIN on PostgreSQL), and :class:`ledger.search_index.WordFilter`
+reads the index for the inventory. A replacement candidate source is filtered with
+``LIKE`` on its ``search_text`` column instead.
 """
 
 from __future__ import annotations
@@ -38,11 +41,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Engine,
     Float,
     Select,
     case,
     cast,
+    delete,
     exists,
     func,
     literal,
@@ -51,10 +56,18 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from ledger.db.models import Building, Listing, Lot, Record, SearchEntry
+from ledger.db.models import (
+    Building,
+    Listing,
+    Lot,
+    Record,
+    SearchEntry,
+    SearchPending,
+)
 from ledger.db.types import UINT256_MAX
 from ledger.errors import InvalidInput
 from ledger.queries import LotView, lots_by_id
+from ledger.search_index import WordFilter
 
 logger = logging.getLogger(__name__)
 
@@ -288,39 +301,24 @@ class SearchPage:
 # ------------------------------------------------------------------ entries
 
 
-_SEARCHED_RECORD_KINDS = ("lot", "building")
-_ENTRIES_MISSING = select(
-    select(func.count())
-    .select_from(Record)
-    .where(Record.kind.in_(_SEARCHED_RECORD_KINDS))
-    .scalar_subquery()
-    - select(func.count()).select_from(SearchEntry).scalar_subquery()
-)
-
-
 def refresh_search_entries(engine: Engine) -> int:
-    """Add search entries for the lot and building records that have none yet.
+    """Add the search entries of the records queued in ``search_pending``.
 
-    Returns the number of entries added. Concurrent calls may race on a record; the
-    losing insert is skipped, not raised.
+    A trigger queues every lot and building record inserted into ``records``, so an
+    empty queue means that every such record has its entry. Returns the number of
+    entries added. Concurrent calls may race on a record; the losing insert is
+    skipped, not raised.
     """
     with engine.begin() as connection:
-        # Entries are added only for lot and building records, and no code deletes
-        # a row of either table, so equal counts mean that every record has its
-        # entry. Both counts can come from indexes, while the query below reads
-        # every record. One statement takes both counts from one snapshot.
-        if connection.execute(_ENTRIES_MISSING).scalar_one() == 0:
+        if connection.execute(_ANY_PENDING).first() is None:
             return 0
-        missing = connection.execute(
-            select(Record.record_hash, Record.kind, Record.body).where(
-                Record.kind.in_(_SEARCHED_RECORD_KINDS),
-                # NOT EXISTS, because PostgreSQL hashes a NOT IN subquery only when
-                # it fits in work_mem, and otherwise rescans it for each record.
-                ~exists().where(SearchEntry.record_hash == Record.record_hash),
+        pending = connection.execute(
+            select(Record.record_hash, Record.kind, Record.body).join(
+                SearchPending, SearchPending.record_hash == Record.record_hash
             )
         ).all()
         rows = []
-        for record_hash, kind, body in missing:
+        for record_hash, kind, body in pending:
             try:
                 rows.append(_entry_row(record_hash, kind, json.loads(body)))
             except (ValueError, TypeError, AttributeError) as exc:
@@ -334,7 +332,24 @@ def refresh_search_entries(engine: Engine) -> int:
                 rows.append(_entry_row(record_hash, kind, {}))
         if rows:
             connection.execute(_insert_ignoring_duplicates(engine), rows)
+            connection.execute(
+                delete(SearchPending).where(
+                    exists().where(SearchEntry.record_hash == SearchPending.record_hash)
+                )
+            )
+    if len(rows) >= ANALYZE_AFTER_ENTRIES and engine.dialect.name == "postgresql":
+        # Until autovacuum analyses the table, up to a minute later, PostgreSQL
+        # plans text searches over a bulk of new entries without statistics.
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE search_entries")
     return len(rows)
+
+
+# Entries added at once after which PostgreSQL's statistics of them are renewed.
+ANALYZE_AFTER_ENTRIES = 10_000
+
+
+_ANY_PENDING = select(SearchPending.record_hash).limit(1)
 
 
 def _insert_ignoring_duplicates(engine: Engine) -> Any:
@@ -404,13 +419,17 @@ def filter_choices(engine: Engine) -> dict[str, list[str]]:
 def inventory_candidates(columns: Collection[str] | None = None) -> Any:
     """Return one row per lot with the searchable fields, listings first.
 
-    Columns: ``lot_id``, ``category``, ``search_text`` (words with a leading space
-    each), ``material``, ``condition_grade``, ``quantity`` (thousandths of the lot's
-    unit), ``price_cents``, ``available_from``, ``latitude``, ``longitude``. Price,
-    date and place come from the lot's cheapest open listing when it has one (the
-    seller's price, the yard's coordinates), otherwise from the inventory record and
-    the origin building. Another source can replace this subquery with one that has
-    the same columns.
+    Columns: ``lot_id``, ``building_id``, ``category``, ``search_text`` (words
+    with a leading space each), ``lot_search_text`` (the lot record's words alone,
+    NULL without an entry), ``material``, ``condition_grade``, ``quantity``
+    (thousandths of the lot's unit), ``price_cents``, ``available_from``,
+    ``latitude``, ``longitude``. Price, date and place come from
+    the lot's cheapest open listing when it has one (the seller's price, the yard's
+    coordinates), otherwise from the inventory record and the origin building.
+    Another source can replace this subquery with one that has the same columns,
+    except ``building_id`` and ``lot_search_text``, which only the indexed text
+    filter of :func:`search` reads: the text filter then reads ``search_text`` with
+    LIKE.
 
     ``columns`` keeps ``lot_id`` and only the named columns, and only the joins and
     listing subqueries that they read, so that a count filtered on lot columns reads
@@ -419,28 +438,32 @@ def inventory_candidates(columns: Collection[str] | None = None) -> Any:
     """
     lot_entry = aliased(SearchEntry)
     building_entry = aliased(SearchEntry)
-    fields = {
-        "lot_id": Lot.lot_id,
-        "category": Lot.category,
-        "search_text": (
+    # Built only for the selected columns: the listing subqueries take a few
+    # milliseconds of Python per search to build.
+    fields: dict[str, Callable[[], Any]] = {
+        "lot_id": lambda: Lot.lot_id,
+        "building_id": lambda: Lot.building_id,
+        "category": lambda: Lot.category,
+        "search_text": lambda: (
             literal(" ")
             + func.coalesce(lot_entry.search_text, "")
             + literal(" ")
             + func.coalesce(building_entry.search_text, "")
         ),
-        "material": lot_entry.material,
-        "condition_grade": lot_entry.condition_grade,
-        "quantity": Lot.quantity,
-        "price_cents": func.coalesce(
+        "lot_search_text": lambda: lot_entry.search_text,
+        "material": lambda: lot_entry.material,
+        "condition_grade": lambda: lot_entry.condition_grade,
+        "quantity": lambda: Lot.quantity,
+        "price_cents": lambda: func.coalesce(
             _open_listing(Listing.price_cents), lot_entry.price_cents
         ),
-        "available_from": func.coalesce(
+        "available_from": lambda: func.coalesce(
             _open_listing(Listing.available_from), lot_entry.available_from
         ),
-        "latitude": func.coalesce(
+        "latitude": lambda: func.coalesce(
             cast(_open_listing(Listing.latitude), Float), building_entry.latitude
         ),
-        "longitude": func.coalesce(
+        "longitude": lambda: func.coalesce(
             cast(_open_listing(Listing.longitude), Float), building_entry.longitude
         ),
     }
@@ -450,7 +473,7 @@ def inventory_candidates(columns: Collection[str] | None = None) -> Any:
         raise ValueError(
             f"Candidate columns {unknown} are unknown. Choose from {list(fields)}."
         )
-    selected = {name: fields[name] for name in fields if name in names}
+    selected = {name: fields[name]() for name in fields if name in names}
     statement = select(
         *(column.label(name) for name, column in selected.items())
     ).select_from(Lot)
@@ -473,7 +496,14 @@ def inventory_candidates(columns: Collection[str] | None = None) -> Any:
 # The candidate columns that read the lot's search entry, and those that read the
 # origin building's.
 _LOT_ENTRY_COLUMNS = frozenset(
-    ("search_text", "material", "condition_grade", "price_cents", "available_from")
+    (
+        "search_text",
+        "lot_search_text",
+        "material",
+        "condition_grade",
+        "price_cents",
+        "available_from",
+    )
 )
 _BUILDING_ENTRY_COLUMNS = frozenset(("search_text", "latitude", "longitude"))
 
@@ -505,20 +535,35 @@ def search(
     with only the columns that each statement reads.
     """
     refresh_search_entries(engine)
-    if candidate_source is None:
-        filtered = _filter_columns(query)
-        count_candidates = inventory_candidates(filtered)
-        candidates = inventory_candidates(filtered | _sort_columns(query))
-    else:
-        candidates = candidate_source()
-        count_candidates = candidates
-    statement = select(candidates.c.lot_id).where(*_conditions(candidates, query))
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # The planner's cost of a text search within a category passes
+            # jit_above_cost. JIT compilation then took 5.4 ms of the 36 ms that
+            # EXPLAIN ANALYZE showed with PostgreSQL 15 on the benchmark's 100,000
+            # lots. A parallel plan of that count took 54 ms there on two busy
+            # cores, and a serial one 17 ms on a vacuumed copy. Parallel workers
+            # of one request compete for the cores with the other requests.
+            connection.exec_driver_sql(
+                "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0"
+            )
+        if candidate_source is None:
+            words = WordFilter.plan(connection, normalise_text(query.text).split())
+            filtered = _filter_columns(query) | words.columns()
+            count_candidates = inventory_candidates(filtered)
+            candidates = inventory_candidates(filtered | _sort_columns(query))
+            conditions = _conditions(candidates, query, indexed=True)
+            conditions += words.conditions(candidates)
+            count_conditions = _conditions(count_candidates, query, indexed=True)
+            count_conditions += words.conditions(count_candidates)
+        else:
+            candidates = candidate_source()
+            count_candidates = candidates
+            conditions = _conditions(candidates, query, indexed=False)
+            count_conditions = conditions
+        statement = select(candidates.c.lot_id).where(*conditions)
 
-    if query.near is None:
-        counted = select(count_candidates.c.lot_id).where(
-            *_conditions(count_candidates, query)
-        )
-        with engine.connect() as connection:
+        if query.near is None:
+            counted = select(count_candidates.c.lot_id).where(*count_conditions)
             total = connection.execute(
                 select(func.count()).select_from(counted.subquery())
             ).scalar_one()
@@ -529,9 +574,11 @@ def search(
                     .offset((query.page - 1) * query.page_size)
                 ).scalars()
             )
-        distances: dict[int, float | None] = {}
-    else:
-        ids, total, distances = _search_near(engine, candidates, statement, query)
+            distances: dict[int, float | None] = {}
+        else:
+            ids, total, distances = _search_near(
+                connection, candidates, statement, query
+            )
 
     views = lots_by_id(engine, ids)
     hits = [SearchHit(views[lot_id], distances.get(lot_id)) for lot_id in ids]
@@ -541,8 +588,6 @@ def search(
 def _filter_columns(query: SearchQuery) -> set[str]:
     """Return the candidate columns that the conditions of ``query`` read."""
     columns: set[str] = set()
-    if normalise_text(query.text):
-        columns.add("search_text")
     if query.category:
         columns.add("category")
     if query.material:
@@ -572,10 +617,11 @@ def _sort_columns(query: SearchQuery) -> set[str]:
     return set()
 
 
-def _conditions(candidates: Any, query: SearchQuery) -> list[Any]:
+def _conditions(candidates: Any, query: SearchQuery, indexed: bool) -> list[Any]:
+    """Return the conditions of ``query``; the text's only when not ``indexed``."""
     c = candidates.c
     conditions: list[Any] = []
-    for word in normalise_text(query.text).split():
+    for word in [] if indexed else normalise_text(query.text).split():
         # search_text starts with a space, so this matches the start of any word.
         pattern = f"% {_escape_like(word)}%"
         conditions.append(c.search_text.like(pattern, escape="\\"))
@@ -634,17 +680,19 @@ def _nulls_last(column: Any) -> Any:
 
 
 def _search_near(
-    engine: Engine, candidates: Any, statement: Select[Any], query: SearchQuery
+    connection: Connection,
+    candidates: Any,
+    statement: Select[Any],
+    query: SearchQuery,
 ) -> tuple[list[int], int, dict[int, float | None]]:
     """Filter by exact distance and sort in Python, after the SQL prefilter."""
     assert query.near is not None
     c = candidates.c
-    with engine.connect() as connection:
-        rows = connection.execute(
-            statement.add_columns(
-                c.latitude, c.longitude, c.price_cents, c.available_from
-            ).order_by(c.lot_id)
-        ).all()
+    rows = connection.execute(
+        statement.add_columns(
+            c.latitude, c.longitude, c.price_cents, c.available_from
+        ).order_by(c.lot_id)
+    ).all()
 
     matches = []
     for lot_id, latitude, longitude, price, available in rows:
