@@ -78,8 +78,12 @@ SQLITE_DOWNGRADE = [
 ]
 
 POSTGRESQL_UPGRADE = [
+    # Without fastupdate, new entries go straight into the index. With it, they wait
+    # in a pending list that every search reads in full until VACUUM or 4 MB of new
+    # entries flush it. For 10,100 new entries that made a search about 90 ms instead
+    # of 11 ms (PostgreSQL 15, the API benchmark's 10,000-lot mirror).
     f"CREATE INDEX ix_search_entries_words ON search_entries "
-    f"USING gin (({POSTGRESQL_WORDS}))",
+    f"USING gin (({POSTGRESQL_WORDS})) WITH (fastupdate = off)",
     "CREATE FUNCTION queue_search_entry() RETURNS trigger LANGUAGE plpgsql AS $$ "
     "BEGIN INSERT INTO search_pending (record_hash) VALUES (NEW.record_hash) "
     "ON CONFLICT DO NOTHING; RETURN NULL; END $$",
