@@ -7,22 +7,7 @@ import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155
 import {IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {IReclaimRegistry} from "../IReclaimRegistry.sol";
 import {ReclaimRegistry} from "../ReclaimRegistry.sol";
-
-/// @notice The Foundry cheatcodes these tests use, with the signatures of forge-std's `Vm`.
-/// forge-std itself is not installed because its npm copy is broken.
-interface Vm {
-    struct Log {
-        bytes32[] topics;
-        bytes data;
-        address emitter;
-    }
-
-    function prank(address msgSender) external;
-    function expectRevert(bytes calldata revertData) external;
-    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
-    function recordLogs() external;
-    function getRecordedLogs() external returns (Log[] memory logs);
-}
+import {RegistryTestBase, Vm} from "./TestSupport.sol";
 
 /// @notice Contract custodian that accepts every ERC-1155 transfer, like a custody wallet.
 contract AcceptingHolder is ERC1155Holder {}
@@ -50,15 +35,7 @@ contract ForwardingHolder is ERC1155Holder {
 
 /// @notice Unit and fuzz tests of ReclaimRegistry: registration, custody transfers,
 /// their events and every custom error.
-contract ReclaimRegistryTest {
-    /*//////////////////////////////////////////////////////////////
-                          ASSERTION ERRORS
-    //////////////////////////////////////////////////////////////*/
-
-    error UintMismatch(string check, uint256 actual, uint256 expected);
-    error Bytes32Mismatch(string check, bytes32 actual, bytes32 expected);
-    error AddressMismatch(string check, address actual, address expected);
-    error BytesMismatch(string check, bytes actual, bytes expected);
+contract ReclaimRegistryTest is RegistryTestBase {
     /// @dev A test lot's quantity or unit mass does not fit the entry's uint64 field.
     error EntryFieldTooLarge(uint256 quantity, uint256 unitMassGrams);
 
@@ -87,8 +64,6 @@ contract ReclaimRegistryTest {
         address operator;
     }
 
-    Vm private constant VM = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
-
     address private constant CONTRACTOR = address(0xC0A7);
     address private constant DEALER = address(0xDEA1);
     address private constant BUYER = address(0xB0E2);
@@ -113,11 +88,8 @@ contract ReclaimRegistryTest {
     mapping(uint256 firstLotId => bytes) private batchEntries;
 
     function setUp() public {
-        registry = new ReclaimRegistry(address(this));
+        registry = _deployRegistry(_one(BUILDING_ID), _one(BUILDING_HASH));
         registrarRole = registry.REGISTRAR_ROLE();
-        registry.grantRole(registrarRole, address(this));
-
-        registry.registerBuildings(_one(BUILDING_ID), _one(BUILDING_HASH));
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -985,21 +957,9 @@ contract ReclaimRegistryTest {
         }
     }
 
-    function _one(bytes32 value) private pure returns (bytes32[] memory values) {
-        values = new bytes32[](1);
-        values[0] = value;
-    }
-
     function _one(LotInput memory input) private pure returns (LotInput[] memory inputs) {
         inputs = new LotInput[](1);
         inputs[0] = input;
-    }
-
-    /// @dev Maps `value` into [min, max] by modulo, standing in for forge-std's `bound`.
-    function _bound(uint256 value, uint256 min, uint256 max) private pure returns (uint256) {
-        uint256 span = max - min;
-        if (span == type(uint256).max) return value;
-        return min + (value % (span + 1));
     }
 
     function _assertTransferSingleLog(
@@ -1033,25 +993,5 @@ contract ReclaimRegistryTest {
         _assertEq(reason, expected.reason, "CustodyTransferred reason");
         _assertEq(referenceHash, expected.referenceHash, "CustodyTransferred referenceHash");
         _assertEq(operator, expected.operator, "CustodyTransferred operator");
-    }
-
-    function _topic(address account) private pure returns (bytes32) {
-        return bytes32(uint256(uint160(account)));
-    }
-
-    function _assertEq(uint256 actual, uint256 expected, string memory check) private pure {
-        if (actual != expected) revert UintMismatch(check, actual, expected);
-    }
-
-    function _assertEq(bytes32 actual, bytes32 expected, string memory check) private pure {
-        if (actual != expected) revert Bytes32Mismatch(check, actual, expected);
-    }
-
-    function _assertEq(address actual, address expected, string memory check) private pure {
-        if (actual != expected) revert AddressMismatch(check, actual, expected);
-    }
-
-    function _assertEq(bytes memory actual, bytes memory expected, string memory check) private pure {
-        if (keccak256(actual) != keccak256(expected)) revert BytesMismatch(check, actual, expected);
     }
 }

@@ -3,45 +3,13 @@ pragma solidity ^0.8.24;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
-import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
 import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {IReclaimRegistry} from "../IReclaimRegistry.sol";
 import {LazyBatchBalances} from "../LazyBatchBalances.sol";
 import {ReclaimRegistry} from "../ReclaimRegistry.sol";
-
-/// @notice The Foundry cheatcodes these tests use, with the signatures of forge-std's `Vm`.
-interface BreakVm {
-    struct Log {
-        bytes32[] topics;
-        bytes data;
-        address emitter;
-    }
-
-    function prank(address msgSender) external;
-    function expectRevert(bytes calldata revertData) external;
-    function recordLogs() external;
-    function getRecordedLogs() external returns (Log[] memory logs);
-}
-
-/// @notice OpenZeppelin's ERC-1155 with open mints and burns, the balance reference.
-contract BreakReferenceToken is ERC1155("") {
-    function mint(address to, uint256 id, uint256 value) external {
-        _mint(to, id, value, "");
-    }
-
-    function mintBatch(address to, uint256[] memory ids, uint256[] memory values) external {
-        _mintBatch(to, ids, values, "");
-    }
-
-    function burn(address from, uint256 id, uint256 value) external {
-        _burn(from, id, value);
-    }
-
-    function burnBatch(address from, uint256[] memory ids, uint256[] memory values) external {
-        _burnBatch(from, ids, values);
-    }
-}
+import {ReferenceComparisonTest, Vm} from "./TestSupport.sol";
 
 /// @notice The lazy ERC-1155 base with its plain mints open, to reach balances the
 /// registry's quantities never reach.
@@ -133,14 +101,7 @@ contract ReentrantHolder is IERC1155Receiver {
 /// @notice Attempts to break the lazy batch balances of the registry: supply conservation
 /// under mixed operations, bitmap word boundaries, double spends, reentrant receivers,
 /// reveals with wrong entries, uint64 maxima, custody events and access control.
-contract ReclaimRegistryBreakTest {
-    error UintMismatch(string check, uint256 actual, uint256 expected);
-    error Bytes32Mismatch(string check, bytes32 actual, bytes32 expected);
-
-    BreakVm private constant VM = BreakVm(address(uint160(uint256(keccak256("hevm cheat code")))));
-
-    bytes32 private constant TRANSFER_SINGLE = keccak256("TransferSingle(address,address,address,uint256,uint256)");
-    bytes32 private constant TRANSFER_BATCH = keccak256("TransferBatch(address,address,address,uint256[],uint256[])");
+contract ReclaimRegistryBreakTest is ReferenceComparisonTest {
     bytes32 private constant BUILDING_ID = bytes32("BLD-BRK-01");
     bytes32 private constant OTHER_BUILDING_ID = bytes32("BLD-BRK-02");
     bytes32 private constant CATEGORY = bytes32("beams");
@@ -151,26 +112,15 @@ contract ReclaimRegistryBreakTest {
     address private constant BOB = address(0xB0B);
     address private constant CAROL = address(0xCA201);
 
-    ReclaimRegistry private registry;
-    BreakReferenceToken private anchor;
     address[3] private actors = [ALICE, BOB, CAROL];
 
-    mapping(uint256 firstLotId => bytes) private batchEntries;
-    mapping(uint256 firstLotId => bytes32) private batchBuilding;
     // Minted minus burned per lot id, kept by the test from the operations it ran.
     mapping(uint256 lotId => uint256) private supply;
 
     function setUp() public {
-        registry = new ReclaimRegistry(address(this));
-        registry.grantRole(registry.REGISTRAR_ROLE(), address(this));
-        anchor = new BreakReferenceToken();
-        bytes32[] memory ids = new bytes32[](2);
-        ids[0] = BUILDING_ID;
-        ids[1] = OTHER_BUILDING_ID;
-        bytes32[] memory hashes = new bytes32[](2);
-        hashes[0] = keccak256("break building");
-        hashes[1] = keccak256("other break building");
-        registry.registerBuildings(ids, hashes);
+        _setUpRegistry(
+            _pair(BUILDING_ID, OTHER_BUILDING_ID), _pair(keccak256("break building"), keccak256("other break building"))
+        );
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -200,10 +150,10 @@ contract ReclaimRegistryBreakTest {
             _checkHolders(probes[i]);
             (uint256 first,,) = registry.lotBatch(probes[i]);
             IReclaimRegistry.Lot memory found = registry.verifyLot(probes[i], BUILDING_ID, batchEntries[first]);
-            _checkUint("verifyLot quantity", found.quantity, supply[probes[i]]);
+            _assertEq(found.quantity, supply[probes[i]], "verifyLot quantity");
         }
-        _checkUint("balance past last id", registry.balanceOf(ALICE, 769), 0);
-        _checkUint("balance of id 0", registry.balanceOf(ALICE, 0), 0);
+        _assertEq(registry.balanceOf(ALICE, 769), 0, "balance past last id");
+        _assertEq(registry.balanceOf(ALICE, 0), 0, "balance of id 0");
     }
 
     function testSplitChildAtWordBoundary() public {
@@ -212,9 +162,9 @@ contract ReclaimRegistryBreakTest {
         _register(ALICE, 255, 1, BUILDING_ID);
         registry.revealLot(255, BUILDING_ID, batchEntries[1]);
         uint256[] memory children = _split(ALICE, 255, _pair(3, 4));
-        _checkUint("first child", children[0], 256);
+        _assertEq(children[0], 256, "first child");
         uint256 next = _register(BOB, 3, 2, BUILDING_ID);
-        _checkUint("next batch", next, 258);
+        _assertEq(next, 258, "next batch");
 
         _checkBatch(256, 0, 0);
         _checkBatch(257, 0, 0);
@@ -235,7 +185,7 @@ contract ReclaimRegistryBreakTest {
         _register(ALICE, 254, 1, BUILDING_ID);
         registry.revealLot(10, BUILDING_ID, batchEntries[1]);
         uint256[] memory children = _split(ALICE, 10, _one(5));
-        _checkUint("child id", children[0], 255);
+        _assertEq(children[0], 255, "child id");
         _register(BOB, 2, 2, BUILDING_ID);
 
         _checkBatch(255, 0, 0);
@@ -299,7 +249,7 @@ contract ReclaimRegistryBreakTest {
 
         _batchTransfer(ALICE, BOB, ids, _pair(quantity - 1, 1));
         _checkHolders(1);
-        _checkUint("supply", _sum(1), quantity);
+        _assertEq(_sum(1), quantity, "supply");
     }
 
     function testReturnedLotIsNotDoubled() public {
@@ -309,7 +259,7 @@ contract ReclaimRegistryBreakTest {
         _transfer(BOB, ALICE, 1, quantity);
         _transfer(ALICE, CAROL, 1, 1);
         _checkHolders(1);
-        _checkUint("supply", _sum(1), quantity);
+        _assertEq(_sum(1), quantity, "supply");
     }
 
     function testStrangerOperatorCannotSpendUntouchedLot() public {
@@ -358,9 +308,9 @@ contract ReclaimRegistryBreakTest {
         VM.prank(ALICE);
         registry.safeTransferFrom(ALICE, address(hook), 2, quantity, "");
 
-        _checkUint("alice", registry.balanceOf(ALICE, 2), 0);
-        _checkUint("hook", registry.balanceOf(address(hook), 2), quantity - quantity / 2);
-        _checkUint("carol", registry.balanceOf(CAROL, 2), quantity / 2);
+        _assertEq(registry.balanceOf(ALICE, 2), 0, "alice");
+        _assertEq(registry.balanceOf(address(hook), 2), quantity - quantity / 2, "hook");
+        _assertEq(registry.balanceOf(CAROL, 2), quantity / 2, "carol");
     }
 
     function testReceiverSendsBackDuringFirstMove() public {
@@ -372,8 +322,8 @@ contract ReclaimRegistryBreakTest {
         VM.prank(ALICE);
         registry.safeTransferFrom(ALICE, address(hook), 1, 10, "");
 
-        _checkUint("alice", registry.balanceOf(ALICE, 1), quantity - 3);
-        _checkUint("hook", registry.balanceOf(address(hook), 1), 3);
+        _assertEq(registry.balanceOf(ALICE, 1), quantity - 3, "alice");
+        _assertEq(registry.balanceOf(address(hook), 1), 3, "hook");
         // Alice's returned tokens spend like any others, and no more than she has.
         VM.prank(ALICE);
         registry.safeTransferFrom(ALICE, BOB, 1, quantity - 3, "");
@@ -391,7 +341,7 @@ contract ReclaimRegistryBreakTest {
         VM.prank(ALICE);
         registry.safeTransferFrom(ALICE, address(anchor), 1, quantity, "");
 
-        _checkUint("alice after rejected move", registry.balanceOf(ALICE, 1), quantity);
+        _assertEq(registry.balanceOf(ALICE, 1), quantity, "alice after rejected move");
         _transfer(ALICE, BOB, 1, quantity);
         _checkHolders(1);
     }
@@ -405,9 +355,9 @@ contract ReclaimRegistryBreakTest {
 
         registry.registerLots(address(hook), BUILDING_ID, _entries(4, 1));
 
-        _checkUint("bob", registry.balanceOf(BOB, 3), 2 * (quantity / 2));
-        _checkUint("hook", registry.balanceOf(address(hook), 3), quantity - 2 * (quantity / 2));
-        _checkUint("untouched sibling", registry.balanceOf(address(hook), 4), _quantity(1, 3));
+        _assertEq(registry.balanceOf(BOB, 3), 2 * (quantity / 2), "bob");
+        _assertEq(registry.balanceOf(address(hook), 3), quantity - 2 * (quantity / 2), "hook");
+        _assertEq(registry.balanceOf(address(hook), 4), _quantity(1, 3), "untouched sibling");
     }
 
     function testBatchHolderOverspendsDuringMintHook() public {
@@ -419,7 +369,7 @@ contract ReclaimRegistryBreakTest {
             abi.encodeWithSelector(IERC1155Errors.ERC1155InsufficientBalance.selector, address(hook), 0, quantity, 1)
         );
         registry.registerLots(address(hook), BUILDING_ID, _entries(2, 1));
-        _checkUint("lotCount after revert", registry.lotCount(), 0);
+        _assertEq(registry.lotCount(), 0, "lotCount after revert");
     }
 
     function testBatchHolderRevealsAndSplitsDuringMintHook() public {
@@ -430,15 +380,15 @@ contract ReclaimRegistryBreakTest {
 
         uint256 first = registry.registerLots(address(hook), BUILDING_ID, entries);
 
-        _checkUint("first", first, 1);
-        _checkUint("lotCount", registry.lotCount(), 5);
-        _checkUint("parent left", registry.balanceOf(address(hook), 2), _quantity(1, 1) - 22);
-        _checkUint("child 4", registry.balanceOf(address(hook), 4), 11);
-        _checkUint("child 5", registry.balanceOf(address(hook), 5), 11);
+        _assertEq(first, 1, "first");
+        _assertEq(registry.lotCount(), 5, "lotCount");
+        _assertEq(registry.balanceOf(address(hook), 2), _quantity(1, 1) - 22, "parent left");
+        _assertEq(registry.balanceOf(address(hook), 4), 11, "child 4");
+        _assertEq(registry.balanceOf(address(hook), 5), 11, "child 5");
         _checkBatch(4, 0, 0);
         _checkBatch(3, 1, 3);
         // The next batch follows the children.
-        _checkUint("next batch", registry.registerLots(ALICE, BUILDING_ID, _entries(2, 2)), 6);
+        _assertEq(registry.registerLots(ALICE, BUILDING_ID, _entries(2, 2)), 6, "next batch");
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -467,7 +417,7 @@ contract ReclaimRegistryBreakTest {
         registry.lot(2);
 
         registry.revealLot(2, BUILDING_ID, entries);
-        _checkUint("revealed quantity", registry.lot(2).quantity, _quantity(1, 1));
+        _assertEq(registry.lot(2).quantity, _quantity(1, 1), "revealed quantity");
     }
 
     function testVerifyUnknownIds() public {
@@ -480,7 +430,7 @@ contract ReclaimRegistryBreakTest {
             registry.lotBatch(unknown[i]);
             VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryUnknownLot.selector, unknown[i]));
             registry.revealLot(unknown[i], BUILDING_ID, batchEntries[1]);
-            _checkUint("balance of unknown id", registry.balanceOf(ALICE, unknown[i]), 0);
+            _assertEq(registry.balanceOf(ALICE, unknown[i]), 0, "balance of unknown id");
         }
     }
 
@@ -493,18 +443,18 @@ contract ReclaimRegistryBreakTest {
         registry.registerLots(ALICE, BUILDING_ID, entries);
         registry.revealLot(1, BUILDING_ID, entries);
         registry.revealLot(2, BUILDING_ID, entries);
-        _checkUint("lot 1", registry.balanceOf(ALICE, 1), max);
+        _assertEq(registry.balanceOf(ALICE, 1), max, "lot 1");
 
         VM.prank(ALICE);
         uint256 merged = registry.merge(_pair(1, 2), _pair(max, max));
 
-        _checkUint("merged balance", registry.balanceOf(ALICE, merged), 2 * uint256(max));
-        _checkUint("merged lot", registry.lot(merged).quantity, 2 * uint256(max));
-        _checkUint("parent 1 left", registry.balanceOf(ALICE, 1), 0);
-        _checkUint("parent 2 left", registry.balanceOf(ALICE, 2), 0);
+        _assertEq(registry.balanceOf(ALICE, merged), 2 * uint256(max), "merged balance");
+        _assertEq(registry.lot(merged).quantity, 2 * uint256(max), "merged lot");
+        _assertEq(registry.balanceOf(ALICE, 1), 0, "parent 1 left");
+        _assertEq(registry.balanceOf(ALICE, 2), 0, "parent 2 left");
         VM.prank(ALICE);
         registry.safeTransferFrom(ALICE, BOB, merged, 2 * uint256(max), "");
-        _checkUint("bob", registry.balanceOf(BOB, merged), 2 * uint256(max));
+        _assertEq(registry.balanceOf(BOB, merged), 2 * uint256(max), "bob");
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -519,19 +469,19 @@ contract ReclaimRegistryBreakTest {
         VM.recordLogs();
         VM.prank(ALICE);
         registry.safeBatchTransferFrom(ALICE, BOB, ids, values, "");
-        BreakVm.Log[] memory logs = VM.getRecordedLogs();
+        Vm.Log[] memory logs = VM.getRecordedLogs();
 
-        _checkUint("log count", logs.length, 3);
-        _checkBytes32("log 0", logs[0].topics[0], TRANSFER_BATCH);
+        _assertEq(logs.length, 3, "log count");
+        _assertEq(logs[0].topics[0], IERC1155.TransferBatch.selector, "log 0");
         for (uint256 i = 0; i < 2; ++i) {
-            BreakVm.Log memory log = logs[1 + i];
-            _checkBytes32("custody signature", log.topics[0], IReclaimRegistry.CustodyTransferred.selector);
-            _checkBytes32("custody lot", log.topics[1], bytes32(ids[i]));
+            Vm.Log memory log = logs[1 + i];
+            _assertEq(log.topics[0], IReclaimRegistry.CustodyTransferred.selector, "custody signature");
+            _assertEq(log.topics[1], bytes32(ids[i]), "custody lot");
             (uint256 quantity, uint8 reason,, address operator) =
                 abi.decode(log.data, (uint256, uint8, bytes32, address));
-            _checkUint("custody quantity", quantity, values[i]);
-            _checkUint("custody reason", reason, 0);
-            _checkUint("custody operator", uint160(operator), uint160(ALICE));
+            _assertEq(quantity, values[i], "custody quantity");
+            _assertEq(reason, 0, "custody reason");
+            _assertEq(uint160(operator), uint160(ALICE), "custody operator");
         }
     }
 
@@ -543,16 +493,16 @@ contract ReclaimRegistryBreakTest {
         VM.recordLogs();
         VM.prank(ALICE);
         registry.transferCustody(ALICE, address(hook), 1, 4, 2, keccak256("waybill"));
-        BreakVm.Log[] memory logs = VM.getRecordedLogs();
+        Vm.Log[] memory logs = VM.getRecordedLogs();
 
         // TransferSingle, custody (reason 2), then the hook's TransferSingle and custody.
-        _checkUint("log count", logs.length, 4);
+        _assertEq(logs.length, 4, "log count");
         (, uint8 first, bytes32 firstReference,) = abi.decode(logs[1].data, (uint256, uint8, bytes32, address));
         (, uint8 second, bytes32 secondReference,) = abi.decode(logs[3].data, (uint256, uint8, bytes32, address));
-        _checkUint("first reason", first, 2);
-        _checkBytes32("first reference", firstReference, keccak256("waybill"));
-        _checkUint("hook's reason", second, 0);
-        _checkBytes32("hook's reference", secondReference, bytes32(0));
+        _assertEq(first, 2, "first reason");
+        _assertEq(firstReference, keccak256("waybill"), "first reference");
+        _assertEq(second, 0, "hook's reason");
+        _assertEq(secondReference, bytes32(0), "hook's reference");
     }
 
     function testRegisterLotsNeedsRegistrarRole() public {
@@ -568,7 +518,7 @@ contract ReclaimRegistryBreakTest {
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), role)
         );
         registry.registerLots(ALICE, BUILDING_ID, entries);
-        _checkUint("lotCount", registry.lotCount(), 0);
+        _assertEq(registry.lotCount(), 0, "lotCount");
     }
 
     function testCreditOverflowNamesIdAndAccount() public {
@@ -584,7 +534,7 @@ contract ReclaimRegistryBreakTest {
         token.mintMore(ALICE, id, (1 << 255) - 1);
 
         token.mintMore(ALICE, id, (1 << 255) - 2);
-        _checkUint("largest balance", token.balanceOf(ALICE, id), (1 << 255) - 1);
+        _assertEq(token.balanceOf(ALICE, id), (1 << 255) - 1, "largest balance");
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -606,7 +556,7 @@ contract ReclaimRegistryBreakTest {
         uint256 lots = registry.lotCount();
         for (uint256 id = 1; id <= lots; ++id) {
             _checkHolders(id);
-            _checkUint("supply", _sum(id), supply[id]);
+            _assertEq(_sum(id), supply[id], "supply");
         }
     }
 
@@ -669,15 +619,7 @@ contract ReclaimRegistryBreakTest {
         _revealIfBatch(other);
         uint256[] memory ids = _pair(lotId, other);
         uint256[] memory quantities = _pair(value, 1 + (seed >> 128) % otherBalance);
-        VM.recordLogs();
-        VM.prank(from);
-        uint256 merged = registry.merge(ids, quantities);
-        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
-        VM.prank(from);
-        anchor.burnBatch(from, ids, quantities);
-        VM.prank(from);
-        anchor.mint(from, merged, quantities[0] + quantities[1]);
-        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
+        uint256 merged = _merge(from, ids, quantities);
         supply[lotId] -= quantities[0];
         supply[other] -= quantities[1];
         supply[merged] = quantities[0] + quantities[1];
@@ -691,96 +633,44 @@ contract ReclaimRegistryBreakTest {
         private
         returns (uint256 firstLotId)
     {
-        bytes memory entries = _entries(count, batch);
-        VM.recordLogs();
-        firstLotId = registry.registerLots(holder, buildingId, entries);
-        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
-        _checkUint("first lot id", firstLotId, registry.lotCount() - count + 1);
-        uint256[] memory ids = new uint256[](count);
-        uint256[] memory values = new uint256[](count);
+        uint256[] memory quantities = new uint256[](count);
         for (uint256 i = 0; i < count; ++i) {
-            ids[i] = firstLotId + i;
-            values[i] = _quantity(batch, i);
-            supply[firstLotId + i] = values[i];
+            quantities[i] = _quantity(batch, i);
         }
-        anchor.mintBatch(holder, ids, values);
-        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
-        batchEntries[firstLotId] = entries;
-        batchBuilding[firstLotId] = buildingId;
+        firstLotId = _registerBatch(holder, buildingId, _entries(count, batch), quantities);
+        for (uint256 i = 0; i < count; ++i) {
+            supply[firstLotId + i] = quantities[i];
+        }
     }
 
     function _revealIfBatch(uint256 lotId) private {
         (uint256 first,,) = registry.lotBatch(lotId);
-        if (first != 0) registry.revealLot(lotId, batchBuilding[first], batchEntries[first]);
+        if (first != 0) _reveal(lotId);
     }
 
     // Burns on the reference what the registry just burnt, and compares the events
     // recorded since the registry call.
     function _burnOnReference(address from, uint256 lotId, uint256 value) private {
-        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
+        Vm.Log[] memory lazyLogs = VM.getRecordedLogs();
         VM.prank(from);
         anchor.burn(from, lotId, value);
         _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
         supply[lotId] -= value;
     }
 
-    function _transfer(address from, address to, uint256 id, uint256 value) private {
-        VM.recordLogs();
-        VM.prank(from);
-        registry.safeTransferFrom(from, to, id, value, "");
-        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
-        VM.prank(from);
-        anchor.safeTransferFrom(from, to, id, value, "");
-        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
-    }
-
-    function _batchTransfer(address from, address to, uint256[] memory ids, uint256[] memory values) private {
-        VM.recordLogs();
-        VM.prank(from);
-        registry.safeBatchTransferFrom(from, to, ids, values, "");
-        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
-        VM.prank(from);
-        anchor.safeBatchTransferFrom(from, to, ids, values, "");
-        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
-    }
-
-    // Compares the TransferSingle and TransferBatch logs of both tokens, topics and data.
-    function _checkSameTransferLogs(BreakVm.Log[] memory lazyLogs, BreakVm.Log[] memory expected) private pure {
-        bytes32 lazyEvents = _transferEventsHash(lazyLogs);
-        bytes32 referenceEvents = _transferEventsHash(expected);
-        _checkBytes32("ERC-1155 events", lazyEvents, referenceEvents);
-    }
-
-    function _transferEventsHash(BreakVm.Log[] memory logs) private pure returns (bytes32) {
-        bytes memory packed;
-        for (uint256 i = 0; i < logs.length; ++i) {
-            bytes32 topic = logs[i].topics[0];
-            if (topic == TRANSFER_SINGLE || topic == TRANSFER_BATCH) {
-                packed = abi.encodePacked(packed, abi.encode(logs[i].topics), logs[i].data);
-            }
-        }
-        if (packed.length == 0) revert Bytes32Mismatch("ERC-1155 events", bytes32(0), bytes32("at least one"));
-        return keccak256(packed);
-    }
-
+    /// @dev Splits on both tokens like the base, and moves the split quantity from `id`
+    /// to the children in `supply`.
     function _split(address holder, uint256 id, uint256[] memory quantities)
-        private
+        internal
+        override
         returns (uint256[] memory children)
     {
-        VM.recordLogs();
-        VM.prank(holder);
-        children = registry.split(id, quantities);
-        BreakVm.Log[] memory lazyLogs = VM.getRecordedLogs();
+        children = super._split(holder, id, quantities);
         uint256 total = 0;
         for (uint256 i = 0; i < quantities.length; ++i) {
             total += quantities[i];
             supply[children[i]] = quantities[i];
         }
-        VM.prank(holder);
-        anchor.burn(holder, id, total);
-        VM.prank(holder);
-        anchor.mintBatch(holder, children, quantities);
-        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
         supply[id] -= total;
     }
 
@@ -789,13 +679,13 @@ contract ReclaimRegistryBreakTest {
         address[] memory accounts = new address[](3);
         uint256[] memory ids = new uint256[](3);
         for (uint256 a = 0; a < 3; ++a) {
-            _checkUint("balanceOf", registry.balanceOf(actors[a], id), anchor.balanceOf(actors[a], id));
+            _assertEq(registry.balanceOf(actors[a], id), anchor.balanceOf(actors[a], id), "balanceOf");
             accounts[a] = actors[a];
             ids[a] = id;
         }
         uint256[] memory lazy = registry.balanceOfBatch(accounts, ids);
         for (uint256 a = 0; a < 3; ++a) {
-            _checkUint("balanceOfBatch", lazy[a], anchor.balanceOf(actors[a], id));
+            _assertEq(lazy[a], anchor.balanceOf(actors[a], id), "balanceOfBatch");
         }
     }
 
@@ -803,20 +693,6 @@ contract ReclaimRegistryBreakTest {
         for (uint256 a = 0; a < 3; ++a) {
             total += registry.balanceOf(actors[a], id);
         }
-    }
-
-    function _checkBatch(uint256 lotId, uint256 expectedFirst, uint256 expectedCount) private view {
-        (uint256 first, uint256 count,) = registry.lotBatch(lotId);
-        _checkUint("lotBatch first", first, expectedFirst);
-        _checkUint("lotBatch count", count, expectedCount);
-    }
-
-    function _entry(bytes32 recordHash, bytes32 category, uint64 quantity, uint64 unitMassGrams, uint8 unit)
-        private
-        pure
-        returns (bytes memory)
-    {
-        return abi.encodePacked(recordHash, category, quantity, unitMassGrams, unit);
     }
 
     // Every entry has the same category, unit and unit mass, so that any two lots merge.
@@ -827,37 +703,11 @@ contract ReclaimRegistryBreakTest {
         }
     }
 
-    function _prefix(bytes memory data, uint256 length) private pure returns (bytes memory cut) {
-        cut = new bytes(length);
-        for (uint256 i = 0; i < length; ++i) {
-            cut[i] = data[i];
-        }
-    }
-
     function _quantity(uint256 batch, uint256 index) private pure returns (uint64) {
         return uint64(100 + uint256(keccak256(abi.encode("break quantity", batch, index))) % 1_000_000);
     }
 
     function _recordHash(uint256 batch, uint256 index) private pure returns (bytes32) {
         return keccak256(abi.encode("break record", batch, index));
-    }
-
-    function _one(uint256 a) private pure returns (uint256[] memory values) {
-        values = new uint256[](1);
-        values[0] = a;
-    }
-
-    function _pair(uint256 a, uint256 b) private pure returns (uint256[] memory values) {
-        values = new uint256[](2);
-        values[0] = a;
-        values[1] = b;
-    }
-
-    function _checkUint(string memory check, uint256 actual, uint256 expected) private pure {
-        if (actual != expected) revert UintMismatch(check, actual, expected);
-    }
-
-    function _checkBytes32(string memory check, bytes32 actual, bytes32 expected) private pure {
-        if (actual != expected) revert Bytes32Mismatch(check, actual, expected);
     }
 }

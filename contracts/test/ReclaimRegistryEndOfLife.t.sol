@@ -5,30 +5,10 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {IReclaimRegistry} from "../IReclaimRegistry.sol";
 import {ReclaimRegistry} from "../ReclaimRegistry.sol";
-
-/// @notice The Foundry cheatcodes these tests use, with the signatures of forge-std's `Vm`.
-interface Cheats {
-    struct Log {
-        bytes32[] topics;
-        bytes data;
-        address emitter;
-    }
-
-    function recordLogs() external;
-    function getRecordedLogs() external returns (Log[] memory logs);
-    function prank(address msgSender) external;
-    function startPrank(address msgSender) external;
-    function stopPrank() external;
-    function expectRevert(bytes calldata revertData) external;
-}
+import {RegistryTestBase, Vm} from "./TestSupport.sol";
 
 /// @notice Shared constants and helpers of the end-of-life tests.
-abstract contract RegistryFixture {
-    error UintMismatch(string check, uint256 actual, uint256 expected);
-    error Bytes32Mismatch(string check, bytes32 actual, bytes32 expected);
-
-    Cheats internal constant VM = Cheats(address(uint160(uint256(keccak256("hevm cheat code")))));
-
+abstract contract RegistryFixture is RegistryTestBase {
     bytes32 internal constant BUILDING_A = bytes32("BLD-A");
     bytes32 internal constant BUILDING_B = bytes32("BLD-B");
     bytes32 internal constant DESTINATION = bytes32("DST-RENOVATION-1");
@@ -38,15 +18,8 @@ abstract contract RegistryFixture {
     uint256 internal constant UNIT_MASS_GRAMS = 32_000;
 
     function _deployRegistry() internal returns (ReclaimRegistry registry) {
-        registry = new ReclaimRegistry(address(this));
-        registry.grantRole(registry.REGISTRAR_ROLE(), address(this));
-        bytes32[] memory ids = new bytes32[](2);
-        bytes32[] memory hashes = new bytes32[](2);
-        ids[0] = BUILDING_A;
-        ids[1] = BUILDING_B;
-        hashes[0] = keccak256("building A");
-        hashes[1] = keccak256("building B");
-        registry.registerBuildings(ids, hashes);
+        registry =
+            _deployRegistry(_pair(BUILDING_A, BUILDING_B), _pair(keccak256("building A"), keccak256("building B")));
     }
 
     /// @dev Registers a one-lot batch and reveals the lot, so that split and merge can use it.
@@ -54,32 +27,11 @@ abstract contract RegistryFixture {
         internal
         returns (uint256 lotId)
     {
-        bytes memory entries = abi.encodePacked(
+        bytes memory entries = _entry(
             LOT_HASH, CATEGORY, uint64(quantity), uint64(UNIT_MASS_GRAMS), uint8(IReclaimRegistry.Unit.Piece)
         );
         lotId = registry.registerLots(holder, buildingId, entries);
         registry.revealLot(lotId, buildingId, entries);
-    }
-
-    function _pair(uint256 a, uint256 b) internal pure returns (uint256[] memory values) {
-        values = new uint256[](2);
-        values[0] = a;
-        values[1] = b;
-    }
-
-    /// @dev Maps `value` into [min, max] by modulo, standing in for forge-std's `bound`.
-    function _bound(uint256 value, uint256 min, uint256 max) internal pure returns (uint256) {
-        uint256 span = max - min;
-        if (span == type(uint256).max) return value;
-        return min + (value % (span + 1));
-    }
-
-    function _assertEq(uint256 actual, uint256 expected, string memory check) internal pure {
-        if (actual != expected) revert UintMismatch(check, actual, expected);
-    }
-
-    function _assertEq(bytes32 actual, bytes32 expected, string memory check) internal pure {
-        if (actual != expected) revert Bytes32Mismatch(check, actual, expected);
     }
 }
 
@@ -119,7 +71,7 @@ contract ReclaimRegistryEndOfLifeTest is RegistryFixture {
         VM.recordLogs();
         VM.prank(CONTRACTOR);
         registry.install(lotId, 4_000, DESTINATION, DOCUMENT);
-        Cheats.Log[] memory logs = VM.getRecordedLogs();
+        Vm.Log[] memory logs = VM.getRecordedLogs();
 
         _assertEq(logs.length, 2, "log count");
         _assertEq(
@@ -141,7 +93,7 @@ contract ReclaimRegistryEndOfLifeTest is RegistryFixture {
         VM.recordLogs();
         VM.prank(CONTRACTOR);
         registry.split(lotId, _pair(3_000, 2_000));
-        Cheats.Log[] memory logs = VM.getRecordedLogs();
+        Vm.Log[] memory logs = VM.getRecordedLogs();
 
         _assertEq(logs.length, 5, "log count");
         _assertEq(logs[0].topics[0], keccak256("TransferSingle(address,address,address,uint256,uint256)"), "burn first");
@@ -471,7 +423,7 @@ contract EndOfLifeHandler is RegistryFixture {
         unrevealedLot = registry.registerLots(
             holders[2],
             BUILDING_A,
-            abi.encodePacked(
+            _entry(
                 LOT_HASH, CATEGORY, uint64(ROOT_QUANTITY), uint64(UNIT_MASS_GRAMS), uint8(IReclaimRegistry.Unit.Piece)
             )
         );

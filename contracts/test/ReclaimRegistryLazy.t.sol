@@ -3,60 +3,16 @@ pragma solidity ^0.8.24;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
-import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
 import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensions/IERC1155MetadataURI.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {IReclaimRegistry} from "../IReclaimRegistry.sol";
-import {ReclaimRegistry} from "../ReclaimRegistry.sol";
-
-/// @notice The Foundry cheatcodes these tests use, with the signatures of forge-std's `Vm`.
-interface LazyVm {
-    struct Log {
-        bytes32[] topics;
-        bytes data;
-        address emitter;
-    }
-
-    function prank(address msgSender) external;
-    function roll(uint256 newHeight) external;
-    function expectRevert(bytes calldata revertData) external;
-    function recordLogs() external;
-    function getRecordedLogs() external returns (Log[] memory logs);
-}
-
-/// @notice OpenZeppelin's ERC-1155 with open mints and burns: the reference the registry's
-/// lazy balances must match, balance for balance and event for event.
-contract ReferenceToken is ERC1155("") {
-    function mint(address to, uint256 id, uint256 value) external {
-        _mint(to, id, value, "");
-    }
-
-    function mintBatch(address to, uint256[] memory ids, uint256[] memory values) external {
-        _mintBatch(to, ids, values, "");
-    }
-
-    function burn(address from, uint256 id, uint256 value) external {
-        _burn(from, id, value);
-    }
-
-    function burnBatch(address from, uint256[] memory ids, uint256[] memory values) external {
-        _burnBatch(from, ids, values);
-    }
-}
+import {ReferenceComparisonTest, Vm} from "./TestSupport.sol";
 
 /// @notice Batch registration of the registry: packed entries, lazy balances against
 /// OpenZeppelin's ERC-1155, the batch commitment, reveal, verification, the lots'
 /// batches, and split, merge, install and dispose of batch lots.
-contract ReclaimRegistryLazyTest {
-    error UintMismatch(string check, uint256 actual, uint256 expected);
-    error Bytes32Mismatch(string check, bytes32 actual, bytes32 expected);
-    error BytesMismatch(string check, bytes actual, bytes expected);
-
-    LazyVm private constant VM = LazyVm(address(uint160(uint256(keccak256("hevm cheat code")))));
-
-    bytes32 private constant TRANSFER_SINGLE = keccak256("TransferSingle(address,address,address,uint256,uint256)");
-    bytes32 private constant TRANSFER_BATCH = keccak256("TransferBatch(address,address,address,uint256[],uint256[])");
+contract ReclaimRegistryLazyTest is ReferenceComparisonTest {
     bytes32 private constant BUILDING_ID = bytes32("BLD-LGE-01");
     bytes32 private constant OTHER_BUILDING_ID = bytes32("BLD-NAM-02");
     bytes32 private constant CATEGORY = bytes32("doors");
@@ -68,25 +24,13 @@ contract ReclaimRegistryLazyTest {
     address private constant BUYER = address(0xB0E2);
     address private constant CARRIER = address(0xCA22);
 
-    ReclaimRegistry private registry;
-    ReferenceToken private anchor;
     address[4] private actors = [CONTRACTOR, YARD, BUYER, CARRIER];
 
-    // Building and entries of each registered batch, by its first lot id.
-    mapping(uint256 firstLotId => bytes32) private batchBuilding;
-    mapping(uint256 firstLotId => bytes) private batchEntries;
-
     function setUp() public {
-        registry = new ReclaimRegistry(address(this));
-        registry.grantRole(registry.REGISTRAR_ROLE(), address(this));
-        anchor = new ReferenceToken();
-        bytes32[] memory ids = new bytes32[](2);
-        ids[0] = BUILDING_ID;
-        ids[1] = OTHER_BUILDING_ID;
-        bytes32[] memory hashes = new bytes32[](2);
-        hashes[0] = keccak256("building record");
-        hashes[1] = keccak256("other building record");
-        registry.registerBuildings(ids, hashes);
+        _setUpRegistry(
+            _pair(BUILDING_ID, OTHER_BUILDING_ID),
+            _pair(keccak256("building record"), keccak256("other building record"))
+        );
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -96,8 +40,8 @@ contract ReclaimRegistryLazyTest {
     function testRegisterMatchesReference() public {
         uint256 firstLotId = _register(CONTRACTOR, 100, 1);
 
-        _checkUint("first lot id", firstLotId, 1);
-        _checkUint("lotCount", registry.lotCount(), 100);
+        _assertEq(firstLotId, 1, "first lot id");
+        _assertEq(registry.lotCount(), 100, "lotCount");
         _checkAllBalances(100);
     }
 
@@ -113,15 +57,15 @@ contract ReclaimRegistryLazyTest {
 
         VM.recordLogs();
         registry.registerLots(CONTRACTOR, BUILDING_ID, entries);
-        LazyVm.Log[] memory logs = VM.getRecordedLogs();
+        Vm.Log[] memory logs = VM.getRecordedLogs();
 
-        _checkUint("log count", logs.length, 2);
-        _checkBytes32("log 0 signature", logs[0].topics[0], IReclaimRegistry.LotBatchRegistered.selector);
-        _checkBytes32("log 0 first lot id", logs[0].topics[1], bytes32(uint256(1)));
-        _checkBytes32("log 0 building", logs[0].topics[2], BUILDING_ID);
-        _checkBytes32("log 0 holder", logs[0].topics[3], bytes32(uint256(uint160(CONTRACTOR))));
-        _checkBytes("log 0 entries", abi.decode(logs[0].data, (bytes)), entries);
-        _checkBytes32("log 1 signature", logs[1].topics[0], TRANSFER_BATCH);
+        _assertEq(logs.length, 2, "log count");
+        _assertEq(logs[0].topics[0], IReclaimRegistry.LotBatchRegistered.selector, "log 0 signature");
+        _assertEq(logs[0].topics[1], bytes32(uint256(1)), "log 0 first lot id");
+        _assertEq(logs[0].topics[2], BUILDING_ID, "log 0 building");
+        _assertEq(logs[0].topics[3], bytes32(uint256(uint160(CONTRACTOR))), "log 0 holder");
+        _assertEq(abi.decode(logs[0].data, (bytes)), entries, "log 0 entries");
+        _assertEq(logs[1].topics[0], IERC1155.TransferBatch.selector, "log 1 signature");
     }
 
     function testLotIdsContinueAfterSplit() public {
@@ -132,8 +76,8 @@ contract ReclaimRegistryLazyTest {
 
         uint256 firstLotId = _register(YARD, 2, 2);
 
-        _checkUint("first id after split children", firstLotId, 6);
-        _checkUint("lotCount", registry.lotCount(), 7);
+        _assertEq(firstLotId, 6, "first id after split children");
+        _assertEq(registry.lotCount(), 7, "lotCount");
     }
 
     function testRegisterAcceptsMaxBatch() public {
@@ -142,7 +86,7 @@ contract ReclaimRegistryLazyTest {
         _register(CONTRACTOR, size, 1);
         _register(YARD, size, 2);
 
-        _checkUint("lotCount", registry.lotCount(), 2 * size);
+        _assertEq(registry.lotCount(), 2 * size, "lotCount");
         _checkAllBalances(2 * size);
     }
 
@@ -163,7 +107,7 @@ contract ReclaimRegistryLazyTest {
             VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryInvalidEntries.selector, lengths[i]));
             registry.registerLots(CONTRACTOR, BUILDING_ID, cut);
         }
-        _checkUint("lotCount", registry.lotCount(), 0);
+        _assertEq(registry.lotCount(), 0, "lotCount");
     }
 
     function testRegisterRejectsUnknownBuilding() public {
@@ -198,7 +142,7 @@ contract ReclaimRegistryLazyTest {
         VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryInvalidRecordHash.selector, bytes32(0)));
         registry.registerLots(CONTRACTOR, BUILDING_ID, bytes.concat(valid, _entry(0, CATEGORY, 5, UNIT_MASS_GRAMS, 0)));
 
-        _checkUint("lotCount", registry.lotCount(), 2);
+        _assertEq(registry.lotCount(), 2, "lotCount");
     }
 
     function testRegisterRejectsNonRegistrar() public {
@@ -229,15 +173,15 @@ contract ReclaimRegistryLazyTest {
         batchBuilding[1] = BUILDING_ID;
         batchEntries[1] = entries;
 
-        _checkUint("balance of max quantity", registry.balanceOf(CONTRACTOR, 1), max);
+        _assertEq(registry.balanceOf(CONTRACTOR, 1), max, "balance of max quantity");
         IReclaimRegistry.Lot memory found = registry.verifyLot(2, BUILDING_ID, entries);
-        _checkUint("verified quantity", found.quantity, max);
-        _checkUint("verified unit mass", found.unitMassGrams, max);
+        _assertEq(found.quantity, max, "verified quantity");
+        _assertEq(found.unitMassGrams, max, "verified unit mass");
 
         VM.prank(CONTRACTOR);
         registry.transferCustody(CONTRACTOR, YARD, 1, max, 1, bytes32(0));
-        _checkUint("holder after moving all", registry.balanceOf(CONTRACTOR, 1), 0);
-        _checkUint("receiver after moving all", registry.balanceOf(YARD, 1), max);
+        _assertEq(registry.balanceOf(CONTRACTOR, 1), 0, "holder after moving all");
+        _assertEq(registry.balanceOf(YARD, 1), max, "receiver after moving all");
 
         // A merge of two whole lots of 2^64 - 1 makes a lot above the entry limit, with a
         // plain balance.
@@ -247,8 +191,8 @@ contract ReclaimRegistryLazyTest {
         registry.transferCustody(YARD, CONTRACTOR, 1, max, 1, bytes32(0));
         VM.prank(CONTRACTOR);
         uint256 merged = registry.merge(_pair(1, 2), _pair(max, max));
-        _checkUint("merged balance", registry.balanceOf(CONTRACTOR, merged), uint256(max) * 2);
-        _checkUint("merged quantity", registry.lot(merged).quantity, uint256(max) * 2);
+        _assertEq(registry.balanceOf(CONTRACTOR, merged), uint256(max) * 2, "merged balance");
+        _assertEq(registry.lot(merged).quantity, uint256(max) * 2, "merged quantity");
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -306,11 +250,11 @@ contract ReclaimRegistryLazyTest {
         VM.recordLogs();
         registry.revealLot(2, BUILDING_ID, batchEntries[1]);
         registry.revealLot(2, BUILDING_ID, batchEntries[1]);
-        LazyVm.Log[] memory logs = VM.getRecordedLogs();
+        Vm.Log[] memory logs = VM.getRecordedLogs();
 
-        _checkUint("LotRevealed count", logs.length, 1);
-        _checkBytes32("LotRevealed signature", logs[0].topics[0], IReclaimRegistry.LotRevealed.selector);
-        _checkBytes32("LotRevealed lot", logs[0].topics[1], bytes32(uint256(2)));
+        _assertEq(logs.length, 1, "LotRevealed count");
+        _assertEq(logs[0].topics[0], IReclaimRegistry.LotRevealed.selector, "LotRevealed signature");
+        _assertEq(logs[0].topics[1], bytes32(uint256(2)), "LotRevealed lot");
         _checkLot(registry.lot(2), 7, 1);
         VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryLotNotRevealed.selector, 3));
         registry.lot(3);
@@ -346,8 +290,8 @@ contract ReclaimRegistryLazyTest {
         registry.revealLot(children[1], BUILDING_ID, batchEntries[1]);
         registry.revealLot(1, BUILDING_ID, "");
 
-        _checkUint("log count", VM.getRecordedLogs().length, 0);
-        _checkUint("child quantity", registry.lot(children[1]).quantity, 2);
+        _assertEq(VM.getRecordedLogs().length, 0, "log count");
+        _assertEq(registry.lot(children[1]).quantity, 2, "child quantity");
     }
 
     function testLotBatchNamesTheBatch() public {
@@ -363,17 +307,17 @@ contract ReclaimRegistryLazyTest {
         _register(YARD, 4, 2);
 
         (uint256 firstLotId, uint256 count, uint256 blockNumber) = registry.lotBatch(7);
-        _checkUint("first lot of second batch", firstLotId, 5);
-        _checkUint("count of second batch", count, 4);
-        _checkUint("block of second batch", blockNumber, 57);
+        _assertEq(firstLotId, 5, "first lot of second batch");
+        _assertEq(count, 4, "count of second batch");
+        _assertEq(blockNumber, 57, "block of second batch");
         (firstLotId, count, blockNumber) = registry.lotBatch(3);
-        _checkUint("first lot of first batch", firstLotId, 1);
-        _checkUint("count of first batch", count, 3);
-        _checkUint("block of first batch", blockNumber, 40);
+        _assertEq(firstLotId, 1, "first lot of first batch");
+        _assertEq(count, 3, "count of first batch");
+        _assertEq(blockNumber, 40, "block of first batch");
         (firstLotId, count, blockNumber) = registry.lotBatch(child);
-        _checkUint("first lot of a split child", firstLotId, 0);
-        _checkUint("count of a split child", count, 0);
-        _checkUint("block of a split child", blockNumber, 0);
+        _assertEq(firstLotId, 0, "first lot of a split child");
+        _assertEq(count, 0, "count of a split child");
+        _assertEq(blockNumber, 0, "block of a split child");
 
         VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryUnknownLot.selector, 9));
         registry.lotBatch(9);
@@ -389,12 +333,12 @@ contract ReclaimRegistryLazyTest {
         uint256[] memory children = _split(CONTRACTOR, 2, _pair(100, 200));
         _register(CONTRACTOR, 3, 2);
 
-        _checkUint("first child id", children[0], 4);
+        _assertEq(children[0], 4, "first child id");
         _checkBatch(children[0], 0, 0);
         _checkBatch(children[1], 0, 0);
         _checkBatch(3, 1, 3);
         _checkBatch(6, 6, 3);
-        _checkUint("child balance", registry.balanceOf(CONTRACTOR, children[1]), 200);
+        _assertEq(registry.balanceOf(CONTRACTOR, children[1]), 200, "child balance");
         _checkAllBalances(8);
     }
 
@@ -406,10 +350,10 @@ contract ReclaimRegistryLazyTest {
         uint256 merged = _merge(CONTRACTOR, _pair(1, 6), _pair(5, 7));
         _register(YARD, 2, 2);
 
-        _checkUint("merged id", merged, 7);
+        _assertEq(merged, 7, "merged id");
         _checkBatch(merged, 0, 0);
         _checkBatch(8, 8, 2);
-        _checkUint("merged balance", registry.balanceOf(CONTRACTOR, merged), 12);
+        _assertEq(registry.balanceOf(CONTRACTOR, merged), 12, "merged balance");
         _checkAllBalances(9);
     }
 
@@ -425,7 +369,7 @@ contract ReclaimRegistryLazyTest {
         uint256[] memory children = _split(CONTRACTOR, 250, quantities);
         _register(YARD, 5, 2);
 
-        _checkUint("last child id", children[299], 550);
+        _assertEq(children[299], 550, "last child id");
         _checkBatch(251, 0, 0);
         _checkBatch(300, 0, 0);
         _checkBatch(511, 0, 0);
@@ -465,8 +409,8 @@ contract ReclaimRegistryLazyTest {
         _transfer(CONTRACTOR, YARD, 57, 400);
 
         _checkAllBalances(100);
-        _checkUint("holder balance", registry.balanceOf(CONTRACTOR, 57), _quantity(1, 56) - 400);
-        _checkUint("receiver balance", registry.balanceOf(YARD, 57), 400);
+        _assertEq(registry.balanceOf(CONTRACTOR, 57), _quantity(1, 56) - 400, "holder balance");
+        _assertEq(registry.balanceOf(YARD, 57), 400, "receiver balance");
     }
 
     function testWholeLotMovedAwayLeavesZero() public {
@@ -474,9 +418,9 @@ contract ReclaimRegistryLazyTest {
         uint256 quantity = _quantity(1, 2);
 
         _transfer(CONTRACTOR, YARD, 3, quantity);
-        _checkUint("holder after", registry.balanceOf(CONTRACTOR, 3), 0);
+        _assertEq(registry.balanceOf(CONTRACTOR, 3), 0, "holder after");
         _transfer(YARD, CONTRACTOR, 3, 7);
-        _checkUint("holder back", registry.balanceOf(CONTRACTOR, 3), 7);
+        _assertEq(registry.balanceOf(CONTRACTOR, 3), 7, "holder back");
         _checkAllBalances(10);
     }
 
@@ -498,18 +442,18 @@ contract ReclaimRegistryLazyTest {
         _register(CONTRACTOR, 256, 2);
 
         // Lot 300 is in the second batch, which starts at 251 in the word before 300's.
-        _checkUint("lot 300", registry.balanceOf(CONTRACTOR, 300), _quantity(2, 49));
-        _checkUint("lot 506", registry.balanceOf(CONTRACTOR, 506), _quantity(2, 255));
-        _checkUint("lot 250", registry.balanceOf(YARD, 250), _quantity(1, 249));
-        _checkUint("not holder", registry.balanceOf(YARD, 300), 0);
+        _assertEq(registry.balanceOf(CONTRACTOR, 300), _quantity(2, 49), "lot 300");
+        _assertEq(registry.balanceOf(CONTRACTOR, 506), _quantity(2, 255), "lot 506");
+        _assertEq(registry.balanceOf(YARD, 250), _quantity(1, 249), "lot 250");
+        _assertEq(registry.balanceOf(YARD, 300), 0, "not holder");
         _checkAllBalances(506);
     }
 
     function testUnknownLotHasNoBalance() public {
         _register(CONTRACTOR, 5, 1);
 
-        _checkUint("lot 0", registry.balanceOf(CONTRACTOR, 0), 0);
-        _checkUint("lot 6", registry.balanceOf(CONTRACTOR, 6), 0);
+        _assertEq(registry.balanceOf(CONTRACTOR, 0), 0, "lot 0");
+        _assertEq(registry.balanceOf(CONTRACTOR, 6), 0, "lot 6");
     }
 
     function testInsufficientBalanceReverts() public {
@@ -539,13 +483,13 @@ contract ReclaimRegistryLazyTest {
         VM.recordLogs();
         VM.prank(CONTRACTOR);
         registry.transferCustody(CONTRACTOR, YARD, 9, 1000, 1, keccak256("invoice"));
-        LazyVm.Log[] memory lazyLogs = VM.getRecordedLogs();
+        Vm.Log[] memory lazyLogs = VM.getRecordedLogs();
         VM.prank(CONTRACTOR);
         anchor.safeTransferFrom(CONTRACTOR, YARD, 9, 1000, "");
         _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
 
-        _checkUint("log count", lazyLogs.length, 2);
-        _checkBytes32("custody log second", lazyLogs[1].topics[0], IReclaimRegistry.CustodyTransferred.selector);
+        _assertEq(lazyLogs.length, 2, "log count");
+        _assertEq(lazyLogs[1].topics[0], IReclaimRegistry.CustodyTransferred.selector, "custody log second");
         _checkAllBalances(20);
     }
 
@@ -556,7 +500,7 @@ contract ReclaimRegistryLazyTest {
         _install(CONTRACTOR, 4, 300);
         _install(CONTRACTOR, 4, quantity - 300);
 
-        _checkUint("installed whole lot", registry.balanceOf(CONTRACTOR, 4), 0);
+        _assertEq(registry.balanceOf(CONTRACTOR, 4), 0, "installed whole lot");
         _checkAllBalances(10);
         VM.expectRevert(abi.encodeWithSelector(IERC1155Errors.ERC1155InsufficientBalance.selector, CONTRACTOR, 0, 1, 4));
         VM.prank(CONTRACTOR);
@@ -570,7 +514,7 @@ contract ReclaimRegistryLazyTest {
         VM.recordLogs();
         VM.prank(YARD);
         registry.dispose(6, 20, 2, keccak256("waste note"));
-        LazyVm.Log[] memory lazyLogs = VM.getRecordedLogs();
+        Vm.Log[] memory lazyLogs = VM.getRecordedLogs();
         VM.prank(YARD);
         anchor.burn(YARD, 6, 20);
         _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
@@ -597,8 +541,8 @@ contract ReclaimRegistryLazyTest {
         uint256[] memory children = _split(CONTRACTOR, 1, _pair(10, 20));
         uint256 merged = _merge(CONTRACTOR, _pair(6, children[0]), _pair(30, 10));
 
-        _checkUint("merged id", merged, 9);
-        _checkUint("merged balance", registry.balanceOf(CONTRACTOR, merged), 40);
+        _assertEq(merged, 9, "merged id");
+        _assertEq(registry.balanceOf(CONTRACTOR, merged), 40, "merged balance");
         _checkAllBalances(9);
     }
 
@@ -618,9 +562,9 @@ contract ReclaimRegistryLazyTest {
         uint256 secondStart = _firstTransferGas(101);
         uint256 nextWord = _firstTransferGas(290);
 
-        _checkAtMost("first vs last lot", _difference(first, last), 100);
-        _checkAtMost("first lots of two batches", _difference(first, secondStart), 100);
-        _checkAtMost("lot in next bitmap word", _difference(secondStart, nextWord), 2_100 + 300);
+        _assertLe(_difference(first, last), 100, "first vs last lot");
+        _assertLe(_difference(first, secondStart), 100, "first lots of two batches");
+        _assertLe(_difference(secondStart, nextWord), 2_100 + 300, "lot in next bitmap word");
     }
 
     function testFuzzRegisterMatchesReference(uint16 size, uint256 batch) public {
@@ -670,28 +614,28 @@ contract ReclaimRegistryLazyTest {
         ];
         bool[5] memory expected = [true, true, true, true, false];
         for (uint256 i = 0; i < ids.length; ++i) {
-            _checkUint("supportsInterface", _flag(registry.supportsInterface(ids[i])), _flag(expected[i]));
+            _assertEq(_flag(registry.supportsInterface(ids[i])), _flag(expected[i]), "supportsInterface");
         }
-        _checkBytes("uri", bytes(registry.uri(1)), bytes(anchor.uri(1)));
+        _assertEq(bytes(registry.uri(1)), bytes(anchor.uri(1)), "uri");
     }
 
     function testApprovalMatchesReference() public {
         VM.recordLogs();
         VM.prank(CONTRACTOR);
         registry.setApprovalForAll(CARRIER, true);
-        LazyVm.Log[] memory lazyLogs = VM.getRecordedLogs();
+        Vm.Log[] memory lazyLogs = VM.getRecordedLogs();
         VM.prank(CONTRACTOR);
         anchor.setApprovalForAll(CARRIER, true);
-        LazyVm.Log[] memory referenceLogs = VM.getRecordedLogs();
+        Vm.Log[] memory referenceLogs = VM.getRecordedLogs();
 
-        _checkUint("log count", lazyLogs.length, 1);
-        _checkBytes32(
-            "ApprovalForAll topics",
+        _assertEq(lazyLogs.length, 1, "log count");
+        _assertEq(
             keccak256(abi.encode(lazyLogs[0].topics)),
-            keccak256(abi.encode(referenceLogs[0].topics))
+            keccak256(abi.encode(referenceLogs[0].topics)),
+            "ApprovalForAll topics"
         );
-        _checkBytes("ApprovalForAll data", lazyLogs[0].data, referenceLogs[0].data);
-        _checkUint("isApprovedForAll", _flag(registry.isApprovedForAll(CONTRACTOR, CARRIER)), 1);
+        _assertEq(lazyLogs[0].data, referenceLogs[0].data, "ApprovalForAll data");
+        _assertEq(_flag(registry.isApprovedForAll(CONTRACTOR, CARRIER)), 1, "isApprovedForAll");
 
         VM.expectRevert(abi.encodeWithSelector(IERC1155Errors.ERC1155InvalidOperator.selector, address(0)));
         VM.prank(CONTRACTOR);
@@ -708,7 +652,7 @@ contract ReclaimRegistryLazyTest {
         VM.recordLogs();
         VM.prank(CARRIER);
         registry.safeTransferFrom(CONTRACTOR, YARD, 2, 10, "");
-        LazyVm.Log[] memory lazyLogs = VM.getRecordedLogs();
+        Vm.Log[] memory lazyLogs = VM.getRecordedLogs();
         VM.prank(CARRIER);
         anchor.safeTransferFrom(CONTRACTOR, YARD, 2, 10, "");
         _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
@@ -738,92 +682,20 @@ contract ReclaimRegistryLazyTest {
     /// @dev Registers `count` lots of batch seed `batch` on the registry and mints them on
     /// the reference, and checks that both emitted the same ERC-1155 events.
     function _register(address holder, uint256 count, uint256 batch) private returns (uint256 firstLotId) {
-        bytes memory entries = _entries(count, batch);
-        uint256 expectedFirst = registry.lotCount() + 1;
-        uint256[] memory ids = new uint256[](count);
-        uint256[] memory values = new uint256[](count);
+        uint256[] memory quantities = new uint256[](count);
         for (uint256 i = 0; i < count; ++i) {
-            ids[i] = expectedFirst + i;
-            values[i] = _quantity(batch, i);
+            quantities[i] = _quantity(batch, i);
         }
-
-        VM.recordLogs();
-        firstLotId = registry.registerLots(holder, BUILDING_ID, entries);
-        LazyVm.Log[] memory lazyLogs = VM.getRecordedLogs();
-        anchor.mintBatch(holder, ids, values);
-        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
-
-        _checkUint("first lot id", firstLotId, expectedFirst);
-        batchBuilding[firstLotId] = BUILDING_ID;
-        batchEntries[firstLotId] = entries;
-    }
-
-    function _reveal(uint256 lotId) private {
-        (uint256 firstLotId,,) = registry.lotBatch(lotId);
-        registry.revealLot(lotId, batchBuilding[firstLotId], batchEntries[firstLotId]);
-    }
-
-    function _transfer(address from, address to, uint256 id, uint256 value) private {
-        VM.recordLogs();
-        VM.prank(from);
-        registry.safeTransferFrom(from, to, id, value, "");
-        LazyVm.Log[] memory lazyLogs = VM.getRecordedLogs();
-        VM.prank(from);
-        anchor.safeTransferFrom(from, to, id, value, "");
-        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
-    }
-
-    function _batchTransfer(address from, address to, uint256[] memory ids, uint256[] memory values) private {
-        VM.recordLogs();
-        VM.prank(from);
-        registry.safeBatchTransferFrom(from, to, ids, values, "");
-        LazyVm.Log[] memory lazyLogs = VM.getRecordedLogs();
-        VM.prank(from);
-        anchor.safeBatchTransferFrom(from, to, ids, values, "");
-        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
+        firstLotId = _registerBatch(holder, BUILDING_ID, _entries(count, batch), quantities);
     }
 
     function _install(address holder, uint256 id, uint256 value) private {
         VM.recordLogs();
         VM.prank(holder);
         registry.install(id, value, DESTINATION, keccak256("delivery note"));
-        LazyVm.Log[] memory lazyLogs = VM.getRecordedLogs();
+        Vm.Log[] memory lazyLogs = VM.getRecordedLogs();
         VM.prank(holder);
         anchor.burn(holder, id, value);
-        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
-    }
-
-    function _split(address holder, uint256 id, uint256[] memory quantities)
-        private
-        returns (uint256[] memory children)
-    {
-        uint256 total = 0;
-        for (uint256 i = 0; i < quantities.length; ++i) {
-            total += quantities[i];
-        }
-        VM.recordLogs();
-        VM.prank(holder);
-        children = registry.split(id, quantities);
-        LazyVm.Log[] memory lazyLogs = VM.getRecordedLogs();
-        VM.prank(holder);
-        anchor.burn(holder, id, total);
-        VM.prank(holder);
-        anchor.mintBatch(holder, children, quantities);
-        _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
-    }
-
-    function _merge(address holder, uint256[] memory ids, uint256[] memory quantities)
-        private
-        returns (uint256 merged)
-    {
-        VM.recordLogs();
-        VM.prank(holder);
-        merged = registry.merge(ids, quantities);
-        LazyVm.Log[] memory lazyLogs = VM.getRecordedLogs();
-        VM.prank(holder);
-        anchor.burnBatch(holder, ids, quantities);
-        VM.prank(holder);
-        anchor.mint(holder, merged, quantities[0] + quantities[1]);
         _checkSameTransferLogs(lazyLogs, VM.getRecordedLogs());
     }
 
@@ -841,7 +713,7 @@ contract ReclaimRegistryLazyTest {
         for (uint256 id = 1; id <= lots; ++id) {
             for (uint256 a = 0; a < 4; ++a) {
                 uint256 expected = anchor.balanceOf(actors[a], id);
-                _checkUint("balanceOf", registry.balanceOf(actors[a], id), expected);
+                _assertEq(registry.balanceOf(actors[a], id), expected, "balanceOf");
                 accounts[(id - 1) * 4 + a] = actors[a];
                 ids[(id - 1) * 4 + a] = id;
             }
@@ -849,41 +721,8 @@ contract ReclaimRegistryLazyTest {
         uint256[] memory lazy = registry.balanceOfBatch(accounts, ids);
         uint256[] memory expectedBatch = anchor.balanceOfBatch(accounts, ids);
         for (uint256 i = 0; i < lazy.length; ++i) {
-            _checkUint("balanceOfBatch", lazy[i], expectedBatch[i]);
+            _assertEq(lazy[i], expectedBatch[i], "balanceOfBatch");
         }
-    }
-
-    // Compares the TransferSingle and TransferBatch logs of both tokens, topics and data.
-    function _checkSameTransferLogs(LazyVm.Log[] memory lazyLogs, LazyVm.Log[] memory expected) private pure {
-        bytes memory lazyEvents = _transferEvents(lazyLogs);
-        bytes memory referenceEvents = _transferEvents(expected);
-        if (keccak256(lazyEvents) != keccak256(referenceEvents)) {
-            revert BytesMismatch("ERC-1155 events", lazyEvents, referenceEvents);
-        }
-    }
-
-    function _transferEvents(LazyVm.Log[] memory logs) private pure returns (bytes memory packed) {
-        for (uint256 i = 0; i < logs.length; ++i) {
-            bytes32 topic = logs[i].topics[0];
-            if (topic == TRANSFER_SINGLE || topic == TRANSFER_BATCH) {
-                packed = abi.encodePacked(packed, abi.encode(logs[i].topics), logs[i].data);
-            }
-        }
-        if (packed.length == 0) revert BytesMismatch("ERC-1155 events", packed, "at least one");
-    }
-
-    function _checkBatch(uint256 lotId, uint256 expectedFirst, uint256 expectedCount) private view {
-        (uint256 firstLotId, uint256 count,) = registry.lotBatch(lotId);
-        _checkUint("lotBatch first lot id", firstLotId, expectedFirst);
-        _checkUint("lotBatch count", count, expectedCount);
-    }
-
-    function _entry(bytes32 recordHash, bytes32 category, uint64 quantity, uint64 unitMassGrams, uint8 unit)
-        private
-        pure
-        returns (bytes memory)
-    {
-        return abi.encodePacked(recordHash, category, quantity, unitMassGrams, unit);
     }
 
     function _entries(uint256 count, uint256 batch) private pure returns (bytes memory entries) {
@@ -891,13 +730,6 @@ contract ReclaimRegistryLazyTest {
             entries = bytes.concat(
                 entries, _entry(_recordHash(batch, i), CATEGORY, _quantity(batch, i), UNIT_MASS_GRAMS, _unit(i))
             );
-        }
-    }
-
-    function _prefix(bytes memory data, uint256 length) private pure returns (bytes memory cut) {
-        cut = new bytes(length);
-        for (uint256 i = 0; i < length; ++i) {
-            cut[i] = data[i];
         }
     }
 
@@ -913,12 +745,6 @@ contract ReclaimRegistryLazyTest {
         return uint8(index % 5);
     }
 
-    function _pair(uint256 a, uint256 b) private pure returns (uint256[] memory values) {
-        values = new uint256[](2);
-        values[0] = a;
-        values[1] = b;
-    }
-
     function _flag(bool value) private pure returns (uint256) {
         return value ? 1 : 0;
     }
@@ -928,27 +754,11 @@ contract ReclaimRegistryLazyTest {
     }
 
     function _checkLot(IReclaimRegistry.Lot memory found, uint256 batch, uint256 index) private pure {
-        _checkBytes32("buildingId", found.buildingId, BUILDING_ID);
-        _checkBytes32("category", found.category, CATEGORY);
-        _checkBytes32("recordHash", found.recordHash, _recordHash(batch, index));
-        _checkUint("quantity", found.quantity, _quantity(batch, index));
-        _checkUint("unitMassGrams", found.unitMassGrams, UNIT_MASS_GRAMS);
-        _checkUint("unit", found.unit, _unit(index));
-    }
-
-    function _checkAtMost(string memory check, uint256 actual, uint256 max) private pure {
-        if (actual > max) revert UintMismatch(check, actual, max);
-    }
-
-    function _checkUint(string memory check, uint256 actual, uint256 expected) private pure {
-        if (actual != expected) revert UintMismatch(check, actual, expected);
-    }
-
-    function _checkBytes32(string memory check, bytes32 actual, bytes32 expected) private pure {
-        if (actual != expected) revert Bytes32Mismatch(check, actual, expected);
-    }
-
-    function _checkBytes(string memory check, bytes memory actual, bytes memory expected) private pure {
-        if (keccak256(actual) != keccak256(expected)) revert BytesMismatch(check, actual, expected);
+        _assertEq(found.buildingId, BUILDING_ID, "buildingId");
+        _assertEq(found.category, CATEGORY, "category");
+        _assertEq(found.recordHash, _recordHash(batch, index), "recordHash");
+        _assertEq(found.quantity, _quantity(batch, index), "quantity");
+        _assertEq(found.unitMassGrams, UNIT_MASS_GRAMS, "unitMassGrams");
+        _assertEq(found.unit, _unit(index), "unit");
     }
 }
