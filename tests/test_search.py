@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from ledger.chain import anvil
 from ledger.context import open_ledger
+from ledger.db.engine import open_database
 from ledger.db.models import Record, SearchEntry
 from ledger.errors import InvalidInput
 from ledger.importing import import_file
@@ -485,3 +486,32 @@ def test_empty_form_fields_ignored() -> None:
 def test_search_table_matches_migration(mirror: Engine) -> None:
     columns = {c["name"] for c in inspect(mirror).get_columns("search_entries")}
     assert columns == set(SearchEntry.__table__.columns.keys())
+
+
+def test_bulk_refresh_empties_sqlite_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger import search as search_module
+
+    database = tmp_path / "mirror.sqlite3"
+    engine = open_database(f"sqlite:///{database}")
+    log = Path(f"{database}-wal")
+    monkeypatch.setattr(search_module, "ANALYZE_AFTER_ENTRIES", 3)
+
+    def add_records(*bytes_: str) -> None:
+        rows = [
+            {"record_hash": "0x" + b * 32, "kind": "lot", "body": '{"material": "oak"}'}
+            for b in bytes_
+        ]
+        with engine.begin() as connection:
+            connection.execute(Record.__table__.insert(), rows)
+
+    try:
+        add_records("a1")
+        assert refresh_search_entries(engine) == 1
+        assert log.stat().st_size > 0
+        add_records("b2", "c3", "d4")
+        assert refresh_search_entries(engine) == 3
+        assert log.stat().st_size == 0
+    finally:
+        engine.dispose()
