@@ -60,6 +60,10 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
     /// @notice Creating the data contract of a batch failed.
     error LazyBatchBalancesDataNotStored();
 
+    /// @notice A plain mint named an id that {_takeIds} has not handed out.
+    /// @param id The id.
+    error LazyBatchBalancesIdNotTaken(uint256 id);
+
     /*//////////////////////////////////////////////////////////////
                                  STORAGE
     //////////////////////////////////////////////////////////////*/
@@ -214,9 +218,11 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
 
     /// @notice Mints `value` of `id` to `to` with a plain balance. `id` must come from
     /// {_takeIds}: a credit to the untouched holder of a lazy id would hide the lazy
-    /// allocation.
+    /// allocation. Only ids never handed out are rejected here, because telling a lazy
+    /// id apart costs cold reads of its batch on every mint.
     function _mint(address to, uint256 id, uint256 value, bytes memory data) internal {
         if (to == address(0)) revert ERC1155InvalidReceiver(address(0));
+        _checkTaken(id);
         (uint256[] memory ids, uint256[] memory values) = _singletons(id, value);
         _updateWithAcceptanceCheck(address(0), to, ids, values, data);
     }
@@ -225,6 +231,9 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
     /// come from {_takeIds}, as for {_mint}.
     function _mintBatch(address to, uint256[] memory ids, uint256[] memory values, bytes memory data) internal {
         if (to == address(0)) revert ERC1155InvalidReceiver(address(0));
+        for (uint256 i = 0; i < ids.length; ++i) {
+            _checkTaken(ids[i]);
+        }
         _updateWithAcceptanceCheck(address(0), to, ids, values, data);
     }
 
@@ -321,6 +330,7 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
         // Quantities are written last to first: each 32-byte store also zeroes the 24 bytes
         // before its 8 bytes, which a later store (or the header) writes again.
         for (uint256 i = count; i > 0;) {
+            // Cannot underflow: the loop runs only while i > 0.
             unchecked {
                 --i;
             }
@@ -413,11 +423,16 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
         }
     }
 
-    function _checkOperator(address from) private view {
+    /// @notice Reverts unless the caller is `from` or an operator approved by `from`.
+    function _checkOperator(address from) internal view {
         address operator = _msgSender();
         if (from != operator && !isApprovedForAll(from, operator)) {
             revert ERC1155MissingApprovalForAll(operator, from);
         }
+    }
+
+    function _checkTaken(uint256 id) private view {
+        if (id == 0 || id > _lastId) revert LazyBatchBalancesIdNotTaken(id);
     }
 
     function _checkParties(address from, address to) private pure {

@@ -159,10 +159,7 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     ) external {
         if (reason > _MAX_REASON) revert ReclaimRegistryInvalidReason(reason);
         _checkCustodyMove(from, to, lotId, quantity);
-        address operator = _msgSender();
-        if (from != operator && !isApprovedForAll(from, operator)) {
-            revert ERC1155MissingApprovalForAll(operator, from);
-        }
+        _checkOperator(from);
 
         _pendingReason = reason;
         _pendingReference = referenceHash;

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from eth_utils import keccak
 from hexbytes import HexBytes
@@ -25,9 +25,17 @@ from ledger.lot_entries import LOT_BATCH_REGISTERED_TOPIC, BatchLog, parse_batch
 
 logger = logging.getLogger(__name__)
 
-# The registry's ``Lot`` struct: building id, category, record hash, quantity, unit
-# mass in grams, unit.
-ChainLot = tuple[bytes, bytes, bytes, int, int, int]
+
+class ChainLot(NamedTuple):
+    """A lot's fields, in the order of the registry's ``Lot`` struct."""
+
+    building_id: bytes
+    category: bytes
+    record_hash: bytes
+    quantity: int
+    unit_mass_grams: int
+    unit: int
+
 
 _NOT_REVEALED = keccak(text="ReclaimRegistryLotNotRevealed(uint256)")[:4]
 
@@ -145,7 +153,8 @@ def check_mergeable(registry: Contract, lot_ids: Sequence[int]) -> None:
     first = chain_lot(registry, first_id)
     for lot_id in lot_ids[1:]:
         other = chain_lot(registry, lot_id)
-        if (other[1], other[4], other[5]) != (first[1], first[4], first[5]):
+        kind = (other.category, other.unit_mass_grams, other.unit)
+        if kind != (first.category, first.unit_mass_grams, first.unit):
             raise InvalidInput(
                 f"Lots {first_id} and {lot_id} differ in category, unit or unit "
                 "mass, so they cannot be merged; merge only lots of one kind."
@@ -180,7 +189,7 @@ def _is_stored(registry: Contract, lot_id: int) -> bool:
 
 def _chain_lot(fields: Any) -> ChainLot:
     building, category, record_hash, quantity, unit_mass, unit = fields
-    return (
+    return ChainLot(
         bytes(building),
         bytes(category),
         bytes(record_hash),

@@ -91,7 +91,7 @@ def _check_held(
         return
     # Raises NotFound for a lot the registry does not have.
     lot = chain_lot(ledger.registry, lot_id)
-    unit = Unit(lot[5])  # The Lot struct's last field is its unit.
+    unit = Unit(lot.unit)
     raise InvalidInput(
         f"{holder} holds {format_quantity(balance, unit)} of lot {lot_id}; cannot "
         f"{action} {format_quantity(amount, unit)}."

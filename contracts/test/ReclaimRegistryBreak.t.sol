@@ -537,6 +537,21 @@ contract ReclaimRegistryBreakTest is ReferenceComparisonTest {
         _assertEq(token.balanceOf(ALICE, id), (1 << 255) - 1, "largest balance");
     }
 
+    function testPlainMintOfUntakenIdReverts() public {
+        // An id past the last one handed out would be handed out again later.
+        LazyBalancesHarness token = new LazyBalancesHarness();
+        uint256 id = token.mintNew(ALICE, 1);
+
+        VM.expectRevert(abi.encodeWithSelector(LazyBatchBalances.LazyBatchBalancesIdNotTaken.selector, id + 1));
+        token.mintMore(ALICE, id + 1, 1);
+
+        VM.expectRevert(abi.encodeWithSelector(LazyBatchBalances.LazyBatchBalancesIdNotTaken.selector, 0));
+        token.mintMore(ALICE, 0, 1);
+
+        token.mintMore(ALICE, id, 2);
+        _assertEq(token.balanceOf(ALICE, id), 3, "balance of a taken id");
+    }
+
     /*//////////////////////////////////////////////////////////////
                               CONSERVATION
     //////////////////////////////////////////////////////////////*/
