@@ -337,12 +337,12 @@ def refresh_search_entries(engine: Engine) -> int:
                     exists().where(SearchEntry.record_hash == SearchPending.record_hash)
                 )
             )
-    if len(rows) >= ANALYZE_AFTER_ENTRIES and engine.dialect.name == "postgresql":
+    if len(rows) >= BULK_REFRESH_ENTRIES and engine.dialect.name == "postgresql":
         # Until autovacuum analyses the table, up to a minute later, PostgreSQL
         # plans text searches over a bulk of new entries without statistics.
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE search_entries")
-    elif len(rows) >= ANALYZE_AFTER_ENTRIES and engine.dialect.name == "sqlite":
+    elif len(rows) >= BULK_REFRESH_ENTRIES and engine.dialect.name == "sqlite":
         # Moves the bulk of new pages from the write-ahead log into the database
         # file and empties the log. Readers that found them in a 65 MB log served
         # 1,527 passports/s against 5,277 after this, on the API bench's mirror of
@@ -352,9 +352,9 @@ def refresh_search_entries(engine: Engine) -> int:
     return len(rows)
 
 
-# Entries added at once after which PostgreSQL's statistics of them are renewed,
-# and SQLite's write-ahead log is emptied.
-ANALYZE_AFTER_ENTRIES = 10_000
+# Entries added by one refresh after which PostgreSQL renews its statistics of them
+# and SQLite empties its write-ahead log.
+BULK_REFRESH_ENTRIES = 10_000
 
 
 _ANY_PENDING = select(SearchPending.record_hash).limit(1)
