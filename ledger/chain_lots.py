@@ -111,11 +111,15 @@ def reveal_lots(
     """
     calls = []
     revealed = []
+    # Lots of one batch share its log, so it is read once.
+    batches: dict[int, BatchLog] = {}
     for lot_id in dict.fromkeys(lot_ids):
         first_lot_id, count, block_number = _lot_batch(registry, lot_id, "latest")
         if count == 0 or _is_stored(registry, lot_id):
             continue
-        batch = batch_log(registry, first_lot_id, block_number)
+        if first_lot_id not in batches:
+            batches[first_lot_id] = batch_log(registry, first_lot_id, block_number)
+        batch = batches[first_lot_id]
         calls.append(
             registry.functions.revealLot(
                 lot_id, HexBytes(batch.building_id), HexBytes(batch.entries)
