@@ -101,12 +101,12 @@ def estimate_matches(connection: Connection, words: list[str], limit: int) -> li
     starts with that word; ``limit`` means that many or more. One statement
     estimates every word.
 
-    FTS5 evaluates a prefix query by merging the lists of every word with that
-    prefix first, so a prefix of a frequent word, such as "pallets", costs as much
-    as the word's whole list: 9 ms for a word in all 100,000 entries of the
-    benchmark mirror, timed once with SQLite 3.40. Prefixes of up to
-    SQLITE_PREFIX_CHARS characters have their own lists, and an exact word is read
-    only as far as the count needs. So on SQLite a longer word is counted by its
+    FTS5 evaluates a prefix query by first merging the lists of every word with
+    that prefix. So a prefix of a frequent word, such as "pallets", costs as much
+    as the word's whole list. For a word in all 100,000 entries of the benchmark
+    mirror that took 9 ms, timed once with SQLite 3.40 (an estimate). Prefixes of
+    up to SQLITE_PREFIX_CHARS characters have their own lists, and an exact word is
+    read only as far as the count needs. So on SQLite a longer word is counted by its
     first characters, then as an exact word, and only when both leave the answer
     open, by its full prefix.
     """

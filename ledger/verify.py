@@ -48,7 +48,7 @@ from ledger.units import ascii_bytes32
 CALLS_PER_REQUEST = 200
 BALANCES_PER_CALL = 500
 LOT_TYPES = "(bytes32,bytes32,bytes32,uint256,uint256,uint8)"
-# Rows of these tables are told apart by their lot id as well as their event's
+# Rows of these tables are identified by their lot id as well as their event's
 # position, because one batch registration makes many of them.
 _MULTI_ROW_TABLES = {model.__tablename__ for model, _ in BATCH_ROW_EVENTS.values()}
 
@@ -224,7 +224,7 @@ class _Caller:
 
 
 def _is_revert(error: BaseException | None) -> bool:
-    """True when ``error`` is the node's answer to a call that reverted."""
+    """Return True when ``error`` is the node's response to a reverted call."""
     return isinstance(error, RpcError) and "revert" in error.rpc_message.lower()
 
 

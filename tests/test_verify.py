@@ -392,8 +392,8 @@ def test_batch_lot_is_read_from_its_own_block(
     registered_in = ledger.w3.eth.block_number
     ledger.w3.provider.make_request("anvil_mine", ["0x20"])
 
-    # Records the log requests on their way to the real node; every answer is the
-    # node's own.
+    # Records the log requests on their way to the real node. Every response comes
+    # from the node itself.
     provider = ledger.w3.provider
     sent = provider.make_request
     log_queries: list[dict[str, Any]] = []
