@@ -32,15 +32,18 @@ def run_index(
     engine: Engine | None = None,
     until: int | None = None,
 ) -> int:
-    """Index to the chain's head (or ``until``) with a progress bar; return the last block."""
+    """Index to the chain's head (or ``until``) and return the last block.
+
+    A progress bar shows the blocks left, unless the mirror is already at the head.
+    """
     indexer = ledger.indexer(engine)
     checkpoint = indexer.prepare()
     head = indexer.safe_head() if until is None else min(indexer.safe_head(), until)
+    if head <= checkpoint.last_block:
+        # The mirror is at the head, so a bar would only show an empty "0/0".
+        return indexer.run_to_head(until=until)
     with progress_bar() as progress:
-        task = progress.add_task(
-            "Indexing blocks",
-            total=max(head - checkpoint.last_block, 0),
-        )
+        task = progress.add_task("Indexing blocks", total=head - checkpoint.last_block)
         last = indexer.run_to_head(
             lambda batch, _head: progress.update(
                 task, advance=batch.to_block - batch.from_block + 1

@@ -84,6 +84,28 @@ def test_lot_split_between_buyers(chain: tuple[Path, str]) -> None:
     assert not reference_recorded(ledger, "invoice-9")
 
 
+def test_index_at_head_shows_no_progress(chain: tuple[Path, str]) -> None:
+    from ledger.indexing import run_index
+
+    data_dir, _ = chain
+    ledger = open_ledger(Settings(data_dir=data_dir), deploy_if_missing=True)
+    import_file(ledger, DATA / "inventory.csv", "ACT-001", None, _quiet_progress)
+    ledger.w3.provider.make_request("anvil_mine", [3])
+    bars: list[Progress] = []
+
+    def recording_progress() -> Progress:
+        bars.append(Progress(disable=True))
+        return bars[-1]
+
+    head = ledger.w3.eth.block_number
+    first = run_index(ledger, recording_progress)
+    second = run_index(ledger, recording_progress)
+
+    assert len(bars) == 1
+    assert first == second
+    assert first <= head
+
+
 def test_unknown_actor_beyond_dev_accounts_is_rejected(chain: tuple[Path, str]) -> None:
     from ledger.custody import signing_account
     from ledger.errors import InvalidInput
