@@ -38,6 +38,7 @@ class ChainLot(NamedTuple):
 
 
 _NOT_REVEALED = keccak(text="ReclaimRegistryLotNotRevealed(uint256)")[:4]
+_UNKNOWN_LOT = keccak(text="ReclaimRegistryUnknownLot(uint256)")[:4]
 
 
 def chain_lot(
@@ -172,7 +173,13 @@ def _lot_batch(
         first_lot_id, count, block_number = registry.functions.lotBatch(lot_id).call(
             block_identifier=block
         )
-    except ContractLogicError:
+    except ContractLogicError as exc:
+        if not _reverted_with(exc, _UNKNOWN_LOT):
+            raise ChainError(
+                f"lotBatch({lot_id}) reverted at block {block} with {exc.data!r}, "
+                "not with the registry's unknown-lot error; check that the "
+                "configured address holds this version of the registry."
+            ) from exc
         raise NotFound(
             f"Lot {lot_id} is not registered on the chain at block {block}; check "
             "the lot id."
@@ -185,10 +192,15 @@ def _is_stored(registry: Contract, lot_id: int) -> bool:
     try:
         registry.functions.lot(lot_id).call()
     except ContractCustomError as exc:
-        if HexBytes(exc.data)[:4] == _NOT_REVEALED:
+        if _reverted_with(exc, _NOT_REVEALED):
             return False
         raise
     return True
+
+
+def _reverted_with(exc: ContractLogicError, selector: bytes) -> bool:
+    """True when ``exc`` is a revert with the custom error of ``selector``."""
+    return isinstance(exc, ContractCustomError) and HexBytes(exc.data)[:4] == selector
 
 
 def _chain_lot(fields: Any) -> ChainLot:

@@ -414,3 +414,26 @@ def test_batch_lot_is_read_from_its_own_block(
     ]
     # The Lot struct: building, category, record hash, quantity, unit mass, unit.
     assert lot[2:] == (keccak(text="lot 5"), 1_000_000, 25_000, 0)
+
+
+def test_chain_lot_names_unknown_and_foreign_reverts(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from ledger.chain_lots import chain_lot
+    from ledger.errors import ChainError, NotFound
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 3, batch_size=3)
+
+    for lot_id in (0, 4):
+        with pytest.raises(NotFound, match=f"Lot {lot_id} is not registered"):
+            chain_lot(ledger.registry, lot_id)
+
+    # Code that reverts every call with empty data stands in for a contract that is
+    # not this registry: PUSH1 0, PUSH1 0, REVERT.
+    other = "0x" + "12" * 20
+    ledger.w3.provider.make_request("anvil_setCode", [other, "0x60006000fd"])
+    foreign = ledger.w3.eth.contract(address=other, abi=ledger.registry.abi)
+    with pytest.raises(ChainError, match="not with the registry's unknown-lot error"):
+        chain_lot(foreign, 1)
