@@ -83,11 +83,13 @@ class RawEvent(Base):
     __table_args__ = (UniqueConstraint("block_number", "log_index"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    # The unique (block_number, log_index) key serves lookups by block. There is no
+    # other index, because each one adds an index update to every stored event.
+    block_number: Mapped[int] = mapped_column(BigInteger)
     block_hash: Mapped[str] = mapped_column(HASH)
-    transaction_hash: Mapped[str] = mapped_column(HASH, index=True)
+    transaction_hash: Mapped[str] = mapped_column(HASH)
     log_index: Mapped[int] = mapped_column(Integer)
-    event_name: Mapped[str] = mapped_column(String(64), index=True)
+    event_name: Mapped[str] = mapped_column(String(64))
     topics: Mapped[str] = mapped_column(Text)
     data: Mapped[str] = mapped_column(Text)
 
@@ -162,9 +164,11 @@ class Transfer(Base):
     __table_args__ = (UniqueConstraint("block_number", "log_index"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Transfers are read by lot. Holders are read from ``holdings``, so the addresses
+    # have no index.
     lot_id: Mapped[int] = mapped_column(Uint256, index=True)
-    from_address: Mapped[str] = mapped_column(ADDRESS, index=True)
-    to_address: Mapped[str] = mapped_column(ADDRESS, index=True)
+    from_address: Mapped[str] = mapped_column(ADDRESS)
+    to_address: Mapped[str] = mapped_column(ADDRESS)
     quantity: Mapped[int] = mapped_column(Uint256)
     reason: Mapped[int] = mapped_column(Integer)
     reference_hash: Mapped[str] = mapped_column(HASH)
