@@ -76,6 +76,11 @@ MAX_PAGE_SIZE = 100
 # Keeps the row offset within the 64-bit integers that SQLite and PostgreSQL accept.
 MAX_PAGE = 1_000_000
 SORT_ORDERS = ("lot", "distance", "price", "date")
+# Bounds on a query's text, well above what a person types. Each word becomes a column
+# and a condition of the search statement, and SQLite rejects a LIKE pattern over
+# 50,000 bytes.
+MAX_TEXT_CHARS = 1_000
+MAX_QUERY_WORDS = 32
 CONDITION_GRADES = ("A", "B", "C")
 BIGINT_MAX = 2**63 - 1
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
@@ -152,6 +157,9 @@ class SearchQuery:
     page_size: int = DEFAULT_PAGE_SIZE
 
     def __post_init__(self) -> None:
+        _check_texts(
+            {"q": self.text, "category": self.category, "material": self.material}
+        )
         if self.condition is not None and self.condition not in CONDITION_GRADES:
             raise InvalidInput(
                 f"Condition {self.condition!r} is not a grade; use A, B or C."
@@ -227,6 +235,27 @@ class SearchQuery:
             sort=values.get("sort", "lot"),
             page=_number(values, "page", int, default=1),
             page_size=_number(values, "page_size", int, default=DEFAULT_PAGE_SIZE),
+        )
+
+
+def _check_texts(texts: Mapping[str, str | None]) -> None:
+    for name, text in texts.items():
+        if text is None:
+            continue
+        if "\x00" in text:
+            raise InvalidInput(
+                f"Parameter {name!r} contains a NUL character; remove it."
+            )
+        if len(text) > MAX_TEXT_CHARS:
+            raise InvalidInput(
+                f"Parameter {name!r} has {len(text):,} characters; give at most "
+                f"{MAX_TEXT_CHARS:,}."
+            )
+    words = set(normalise_text(texts["q"] or "").split())
+    if len(words) > MAX_QUERY_WORDS:
+        raise InvalidInput(
+            f"The search text has {len(words)} different words; give at most "
+            f"{MAX_QUERY_WORDS}."
         )
 
 
@@ -555,7 +584,10 @@ def search(
                 "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0"
             )
         if candidate_source is None:
-            words = WordFilter.plan(connection, normalise_text(query.text).split())
+            # A repeated word adds nothing to the match, so each is planned once.
+            words = WordFilter.plan(
+                connection, list(dict.fromkeys(normalise_text(query.text).split()))
+            )
             filtered = _filter_columns(query) | words.columns()
             count_candidates = inventory_candidates(filtered)
             candidates = inventory_candidates(filtered | _sort_columns(query))

@@ -28,6 +28,7 @@ from ledger.db.models import Record, SearchEntry
 from ledger.errors import InvalidInput
 from ledger.importing import import_file
 from ledger.search import (
+    MAX_QUERY_WORDS,
     GeoPoint,
     SearchPage,
     SearchQuery,
@@ -517,3 +518,31 @@ def test_bulk_refresh_empties_sqlite_log(
         assert log.stat().st_size == 0
     finally:
         engine.dispose()
+
+
+# ------------------------------------------------------------ bad input
+
+
+def test_repeated_words_planned_once(mirror: Engine) -> None:
+    expected = run(mirror, q="door")
+    repeated = run(mirror, q=" ".join(["door"] * 150))
+    assert repeated.total == expected.total
+    assert items(repeated) == items(expected)
+
+
+def test_too_many_words_rejected(mirror: Engine) -> None:
+    words = " ".join(f"w{number}" for number in range(MAX_QUERY_WORDS + 1))
+    with pytest.raises(InvalidInput, match=f"{MAX_QUERY_WORDS + 1} different words"):
+        run(mirror, q=words)
+
+
+@pytest.mark.parametrize("name", ["q", "category", "material"])
+def test_nul_character_rejected(mirror: Engine, name: str) -> None:
+    with pytest.raises(InvalidInput, match=f"'{name}' contains a NUL"):
+        run(mirror, **{name: "do\x00ors"})
+
+
+@pytest.mark.parametrize("name", ["q", "category", "material"])
+def test_long_text_rejected(mirror: Engine, name: str) -> None:
+    with pytest.raises(InvalidInput, match=f"'{name}' has 60,004 characters"):
+        run(mirror, **{name: "door" + "x" * 60_000})
