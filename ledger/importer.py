@@ -530,7 +530,9 @@ def _parse_lot(row: _Row) -> LotRow | None:
         line=row.line,
         item_id=cells["item_id"],
         building_ref=cells["building_ref"],
-        category=cells["element_category"],
+        # Categories are lower-case on chain, so that a search for "Doors" or
+        # "doors" finds the same lots.
+        category=cells["element_category"].lower(),
         description=cells["description"],
         material=cells["material"],
         dimensions_mm=cells["dimensions_mm"],

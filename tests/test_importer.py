@@ -868,3 +868,11 @@ def test_invalid_buildings_file(tmp_path: Path) -> None:
         (2, "construction_year"),
         (2, "asbestos_inventory_available"),
     ]
+
+
+def test_category_stored_lower_case(tmp_path: Path) -> None:
+    # The search lower-cases its category filter, so a category imported as "Doors"
+    # must reach the chain as "doors" to be found.
+    assert only_lot(tmp_path, element_category="Interior_Doors").category == (
+        "interior_doors"
+    )
