@@ -24,7 +24,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractLogicError, Web3Exception
 
 from ledger.chain.connection import rpc_url
-from ledger.chain_lots import chain_lot
+from ledger.chain_lots import BatchLogUnavailable, chain_lot
 from ledger.contracts.artifacts import load_artifact
 from ledger.db.models import (
     Holding,
@@ -119,6 +119,13 @@ def check_lot(settings: Settings, engine: Engine, lot_id: int) -> ChainCheck:
                 f"({type(exc).__name__}), so the lot was not checked."
             ),
         )
+    except BatchLogUnavailable as exc:
+        logger.warning("Chain check of lot %d at %s failed: %s", lot_id, url, exc)
+        return ChainCheck(
+            "unavailable",
+            state.last_block,
+            notice=f"{exc} The lot was not checked.",
+        )
     except Web3Exception as exc:
         logger.warning("Chain check of lot %d at %s failed: %s", lot_id, url, exc)
         return ChainCheck(
@@ -208,6 +215,9 @@ def _compare(w3: Web3, state: _MirrorState, lot_id: int) -> list[str]:
         on_chain = chain_lot(registry, lot_id, block=state.last_block)
     except (NotFound, ContractLogicError):
         return [f"The registry has no lot {lot_id} at block {state.last_block}."]
+    except BatchLogUnavailable:
+        # A node without the lot's log leaves the mirror unchecked, not wrong.
+        raise
     except ChainError as exc:
         return [str(exc)]
     building_id, category, chain_record_hash, quantity, unit_mass, unit = on_chain

@@ -26,6 +26,10 @@ from ledger.lot_entries import LOT_BATCH_REGISTERED_TOPIC, BatchLog, parse_batch
 logger = logging.getLogger(__name__)
 
 
+class BatchLogUnavailable(ChainError):
+    """The node returned an error, or no log, for a batch's ``LotBatchRegistered``."""
+
+
 class ChainLot(NamedTuple):
     """A lot's fields, in the order of the registry's ``Lot`` struct."""
 
@@ -47,8 +51,8 @@ def chain_lot(
     """Return lot ``lot_id`` as the registry defines it at ``block``.
 
     A batch lot comes from ``verifyLot`` with its batch's log. Raises NotFound when
-    the lot or its log does not exist, and ChainError when ``verifyLot`` rejects the
-    log's entries.
+    the lot does not exist, BatchLogUnavailable when the node does not return its
+    batch's log, and ChainError when ``verifyLot`` rejects the log's entries.
     """
     first_lot_id, count, block_number = _lot_batch(registry, lot_id, block)
     if count == 0:
@@ -73,7 +77,8 @@ def batch_log(registry: Contract, first_lot_id: int, block_number: int) -> Batch
     """Return the ``LotBatchRegistered`` log of the batch starting at ``first_lot_id``.
 
     ``block_number`` is the block that ``lotBatch`` names for the batch, so the
-    request spans one block. Raises NotFound when the node has no such log there.
+    request spans one block. Raises BatchLogUnavailable when the request fails or the
+    node has no such log there.
     """
     query = {
         "address": registry.address,
@@ -83,13 +88,14 @@ def batch_log(registry: Contract, first_lot_id: int, block_number: int) -> Batch
     }
     response = registry.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [query])
     if "error" in response:
-        raise ChainError(
-            f"eth_getLogs for the batch of lot {first_lot_id} failed: "
-            f"{response['error']}; check the node and try again."
+        raise BatchLogUnavailable(
+            f"eth_getLogs for the LotBatchRegistered log of the batch starting at "
+            f"lot {first_lot_id} failed: {response['error']}; check the node and try "
+            "again."
         )
     logs: list[dict[str, Any]] = response["result"]
     if not logs:
-        raise NotFound(
+        raise BatchLogUnavailable(
             f"The node has no LotBatchRegistered log for the batch starting at lot "
             f"{first_lot_id} in block {block_number}; use a node with the registry's "
             "full log history."

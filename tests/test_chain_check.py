@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rich.progress import Progress
+from rpc_fault_proxy import FaultPlan, fault_proxy
 from sqlalchemy import update
 
 from ledger.chain.accounts import dev_account
-from ledger.chain_check import check_lot
-from ledger.context import open_ledger
+from ledger.chain_check import ChainCheck, check_lot
+from ledger.context import Ledger, open_ledger
 from ledger.custody import transfer_lot
 from ledger.db.models import Holding, Lot
 from ledger.importing import import_file
@@ -54,3 +56,54 @@ def test_check_agrees_then_differs(chain: tuple[Path, str], database_url: str) -
         f"Holder {yard} holds 20 pieces in the mirror but 18 pieces on chain.",
     ]
     ledger.engine.dispose()
+
+
+def _indexed_sample(data_dir: Path, tmp_path: Path) -> tuple[Ledger, int]:
+    """Import the sample inventory, mine past it and index it.
+
+    Returns the ledger and the block that registered the batch of lot 5.
+    """
+    settings = Settings(
+        data_dir=data_dir, database_url=f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
+    )
+    ledger = open_ledger(settings, deploy_if_missing=True, notice=lambda _text: None)
+    import_file(ledger, DATA / "inventory.csv", "ACT-001", None, _quiet)
+    _, _, registered_in = ledger.registry.functions.lotBatch(5).call()
+    # The mirror's last block is a later one, which the proxy below still serves.
+    ledger.w3.provider.make_request("anvil_mine", [hex(3)])
+    run_index(ledger, _quiet)
+    return ledger, int(registered_in)
+
+
+def _check_through(ledger: Ledger, proxy_url: str, lot_id: int) -> ChainCheck:
+    settings = Settings(
+        data_dir=ledger.settings.data_dir,
+        database_url=ledger.settings.database_url,
+        rpc_url=proxy_url,
+    )
+    return check_lot(settings, ledger.engine, lot_id)
+
+
+# The proxy forwards to the real node and changes only what each plan names: no
+# real node can be told to refuse one log query or to forget one block's logs.
+@pytest.mark.parametrize(
+    "plan",
+    [FaultPlan(max_logs=0), "missing registration block"],
+    ids=["log-query-refused", "log-missing"],
+)
+def test_check_without_batch_log_unavailable(
+    chain: tuple[Path, str], tmp_path: Path, plan: FaultPlan | str
+) -> None:
+    data_dir, url = chain
+    ledger, registered_in = _indexed_sample(data_dir, tmp_path)
+    if not isinstance(plan, FaultPlan):
+        plan = FaultPlan(missing_blocks=range(registered_in, registered_in + 1))
+    with fault_proxy(url, FaultPlan()) as proxy_url:
+        assert _check_through(ledger, proxy_url, 5).status == "agrees"
+
+    with fault_proxy(url, plan) as proxy_url:
+        badge = _check_through(ledger, proxy_url, 5)
+
+    assert badge.status == "unavailable", badge.differences
+    assert badge.differences == []
+    assert "LotBatchRegistered" in (badge.notice or "")
