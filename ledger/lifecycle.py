@@ -198,8 +198,14 @@ def split(
     """Split quantities of a lot into new lots; return the new lots' ids.
 
     A batch lot whose fields the registry has not stored is revealed first, from its
-    registration log.
+    registration log, once the quantities are known to be valid.
     """
+    if not quantities:
+        raise InvalidInput(
+            f"A split of lot {lot_id} needs at least one quantity; give the "
+            "quantities of the new lots."
+        )
+    _check_positive(lot_id, quantities, "new lot")
     reveal_lots(registry, sender, [lot_id])
     (receipt,) = sender.transact([registry.functions.split(lot_id, list(quantities))])
     (event,) = registry.events.LotSplit().process_receipt(receipt, errors=DISCARD)
@@ -217,8 +223,22 @@ def merge(
     """Merge quantities of lots of one kind into a new lot; return its id.
 
     Batch lots whose fields the registry has not stored are revealed first, as in
-    :func:`split`, once the lots are known to be of one kind.
+    :func:`split`, once the lots are known to be distinct, of one kind and given a
+    valid quantity each.
     """
+    if len(quantities) != len(lot_ids):
+        raise InvalidInput(
+            f"{len(lot_ids)} lots need {len(lot_ids)} quantities, not "
+            f"{len(quantities)}."
+        )
+    repeated = sorted({lot_id for lot_id in lot_ids if lot_ids.count(lot_id) > 1})
+    if repeated:
+        raise InvalidInput(
+            f"Lot {repeated[0]} appears more than once in the merge; list each lot "
+            "once."
+        )
+    for lot_id, quantity in zip(lot_ids, quantities, strict=True):
+        _check_positive(lot_id, [quantity], "merged part")
     check_mergeable(registry, lot_ids)
     reveal_lots(registry, sender, lot_ids)
     (receipt,) = sender.transact(
@@ -228,6 +248,15 @@ def merge(
     merged = int(event["args"]["lotId"])
     logger.info("Lots %s merged into lot %d", list(lot_ids), merged)
     return merged
+
+
+def _check_positive(lot_id: int, quantities: Sequence[int], what: str) -> None:
+    for quantity in quantities:
+        if quantity <= 0:
+            raise InvalidInput(
+                f"Lot {lot_id}: quantity {quantity} of a {what} must be above zero; "
+                "give a positive quantity."
+            )
 
 
 def record_inspection(

@@ -352,6 +352,35 @@ def test_merge_of_other_kinds_reveals_nothing(
     assert not _is_revealed(ledger, 1)
 
 
+def test_invalid_split_or_merge_reveals_nothing(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from ledger.errors import InvalidInput
+    from ledger.lifecycle import merge, split
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 2, batch_size=2)
+    holder = ledger.sender(dev_account(1))
+    nonce = ledger.w3.eth.get_transaction_count(holder.address)
+    registry = ledger.registry
+
+    with pytest.raises(InvalidInput, match="Lot 1 appears more than once"):
+        merge(registry, holder, [1, 1], [1000, 1000])
+    with pytest.raises(InvalidInput, match="Lot 1: quantity 0 of a merged part"):
+        merge(registry, holder, [1, 2], [0, 1000])
+    with pytest.raises(InvalidInput, match="2 lots need 2 quantities, not 1"):
+        merge(registry, holder, [1, 2], [1000])
+    with pytest.raises(InvalidInput, match="Lot 2: quantity 0 of a new lot"):
+        split(registry, holder, 2, [500, 0])
+    with pytest.raises(InvalidInput, match="needs at least one quantity"):
+        split(registry, holder, 2, [])
+
+    assert ledger.w3.eth.get_transaction_count(holder.address) == nonce
+    assert not _is_revealed(ledger, 1)
+    assert not _is_revealed(ledger, 2)
+
+
 def test_verify_finds_missing_batch_lot_row(
     chain: tuple[Path, str], database_url: str
 ) -> None:
