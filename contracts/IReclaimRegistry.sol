@@ -310,6 +310,11 @@ interface IReclaimRegistry {
     /// it with {lot}.
     error ReclaimRegistryNotBatchLot(uint256 lotId);
 
+    /// @notice The parent lot id of a split or merge was 2^64 or more, or the quantity
+    /// taken from it 2^192 or more, so the pair does not fit in the one storage word
+    /// that records the parent.
+    error ReclaimRegistryParentTooLarge(uint256 lotId, uint256 quantity);
+
     /// @notice A building id was zero.
     error ReclaimRegistryInvalidBuildingId(bytes32 buildingId);
 
@@ -466,7 +471,8 @@ interface IReclaimRegistry {
     /// @notice Burns the sum of `quantities` of lot `lotId` from the caller and mints one
     /// new lot per quantity to the caller, with the parent's origin, kind and record.
     /// @dev Requirements: the lot exists and its data is stored (revealed); `quantities`
-    /// is not empty and has no zero; the sum is at most the caller's balance.
+    /// is not empty and has no zero; the sum is at most the caller's balance. A quantity
+    /// of 2^192 or more reverts with {ReclaimRegistryParentTooLarge}.
     /// Emits {TransferSingle} to the zero address, {LotSplit}, one {LotRegistered} per new
     /// lot, then {TransferBatch} from the zero address ({TransferSingle} for one new lot).
     /// @return childLotIds The new lots, with consecutive ids.
@@ -477,9 +483,9 @@ interface IReclaimRegistry {
     /// @dev Requirements: at least two distinct lots, each with its data stored
     /// (revealed), of the same category, unit and unit mass (so that the new lot's
     /// mass is the sum of the parts' masses); both arrays have the same length; no zero
-    /// quantity; each at most the caller's balance. The new lot's building id is the
-    /// parents' common origin, or zero when they differ: read its origins with
-    /// {lotParents}.
+    /// quantity; each at most the caller's balance. A quantity of 2^192 or more reverts
+    /// with {ReclaimRegistryParentTooLarge}. The new lot's building id is the parents'
+    /// common origin, or zero when they differ: read its origins with {lotParents}.
     /// Emits {TransferBatch} to the zero address, {LotsMerged}, {LotRegistered} for the new
     /// lot, then {TransferSingle} from the zero address.
     /// @return lotId The new lot.

@@ -39,6 +39,14 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     uint8 private constant _MAX_HAZARD = uint8(type(HazardStatus).max);
     uint256 private constant _MAX_SHARE_BPS = 10_000;
 
+    // A parent of a split or merged lot is one word: the parent's lot id above bit 192
+    // and the quantity taken from it below. Neither bound is reachable: lot ids grow by
+    // one per lot, and a quantity of 2^192 would take 2^128 registered lots of the
+    // uint64 maximum. {_packParent} still rejects values beyond them.
+    uint256 private constant _PARENT_ID_SHIFT = 192;
+    uint256 private constant _MAX_PARENT_LOT_ID = type(uint64).max;
+    uint256 private constant _MAX_PARENT_QUANTITY = (1 << _PARENT_ID_SHIFT) - 1;
+
     /// @notice Bytes per lot entry in {registerLots}.
     uint256 public constant ENTRY_BYTES = 81;
 
@@ -47,9 +55,10 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     // stored lot always has a non-zero category.
     mapping(uint256 lotId => Lot) private _lots;
 
-    // Lots a split or merged lot was made from, and the quantity taken from each.
-    mapping(uint256 lotId => uint256[] parentLotIds) private _parents;
-    mapping(uint256 lotId => uint256[] quantities) private _parentQuantities;
+    // Lots a split or merged lot was made from, with the quantity taken from each, as
+    // words made by {_packParent}. One array costs one length slot and one slot per
+    // parent, half the slots of separate arrays of ids and quantities.
+    mapping(uint256 lotId => uint256[] packedParents) private _parents;
 
     mapping(uint256 inspectionId => Inspection) private _inspections;
     uint256 private _inspectionCount;
@@ -245,8 +254,7 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
 
             parent.quantity = quantity;
             _lots[childId] = parent;
-            _parents[childId].push(lotId);
-            _parentQuantities[childId].push(quantity);
+            _parents[childId].push(_packParent(lotId, quantity));
             childLotIds[i] = childId;
         }
 
@@ -268,8 +276,10 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
         Lot memory merged = _checkMergeable(lotIds, quantities);
         lotId = _takeIds(1);
         _lots[lotId] = merged;
-        _parents[lotId] = lotIds;
-        _parentQuantities[lotId] = quantities;
+        uint256[] storage parents = _parents[lotId];
+        for (uint256 i = 0; i < count; ++i) {
+            parents.push(_packParent(lotIds[i], quantities[i]));
+        }
 
         _burnBatch(holder, lotIds, quantities);
         emit LotsMerged(lotId, holder, lotIds, quantities);
@@ -408,7 +418,15 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     /// @inheritdoc IReclaimRegistry
     function lotParents(uint256 lotId) external view returns (uint256[] memory lotIds, uint256[] memory quantities) {
         _checkLotExists(lotId);
-        return (_parents[lotId], _parentQuantities[lotId]);
+        uint256[] storage parents = _parents[lotId];
+        uint256 count = parents.length;
+        lotIds = new uint256[](count);
+        quantities = new uint256[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 packed = parents[i];
+            lotIds[i] = packed >> _PARENT_ID_SHIFT;
+            quantities[i] = packed & _MAX_PARENT_QUANTITY;
+        }
     }
 
     /// @inheritdoc IReclaimRegistry
@@ -482,6 +500,15 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
         decoded.quantity = uint64(bytes8(entries[offset + 64:offset + 72]));
         decoded.unitMassGrams = uint64(bytes8(entries[offset + 72:offset + 80]));
         decoded.unit = uint8(entries[offset + 80]);
+    }
+
+    /// @dev Packs a parent lot id and the quantity taken from it into one word, the id
+    /// above bit 192. Reverts with {ReclaimRegistryParentTooLarge} when either does not fit.
+    function _packParent(uint256 parentLotId, uint256 quantity) private pure returns (uint256) {
+        if (parentLotId > _MAX_PARENT_LOT_ID || quantity > _MAX_PARENT_QUANTITY) {
+            revert ReclaimRegistryParentTooLarge(parentLotId, quantity);
+        }
+        return (parentLotId << _PARENT_ID_SHIFT) | quantity;
     }
 
     function _checkClaimExists(uint256 claimId) private view {
