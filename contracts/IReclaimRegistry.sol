@@ -105,7 +105,8 @@ interface IReclaimRegistry {
 
     /// @notice A registered lot. `quantity` is the registered quantity; holdings are the
     /// ERC-1155 balances of the lot id. Lots registered in a batch have their data stored
-    /// only once revealed ({revealLot}); until then {verifyLot} decodes it from the batch.
+    /// only once revealed ({revealLot}, {revealLots}); until then {verifyLot} decodes it
+    /// from the batch.
     struct Lot {
         bytes32 buildingId;
         bytes32 category;
@@ -303,12 +304,17 @@ interface IReclaimRegistry {
     /// commitment stored for its batch.
     error ReclaimRegistryBatchMismatch(uint256 lotId);
 
-    /// @notice Batch lot `lotId` has no stored data yet; call {revealLot} first.
+    /// @notice Batch lot `lotId` has no stored data yet; call {revealLot} or {revealLots} first.
     error ReclaimRegistryLotNotRevealed(uint256 lotId);
 
     /// @notice Lot `lotId` was made by a split or merge, not registered in a batch; read
     /// it with {lot}.
     error ReclaimRegistryNotBatchLot(uint256 lotId);
+
+    /// @notice A {revealLots} call named lot `lotId`, which is not in the batch starting at
+    /// `firstLotId` whose entries the call checked. Reveal the lots of each batch in a
+    /// separate call.
+    error ReclaimRegistryLotOutsideBatch(uint256 lotId, uint256 firstLotId);
 
     /// @notice The parent lot id of a split or merge was 2^64 or more, or the quantity
     /// taken from it 2^192 or more, so the pair does not fit in the one storage word
@@ -420,6 +426,19 @@ interface IReclaimRegistry {
     /// @dev Reverts with {ReclaimRegistryUnknownLot} or {ReclaimRegistryBatchMismatch}.
     /// Emits {LotRevealed} when it stores.
     function revealLot(uint256 lotId, bytes32 buildingId, bytes calldata entries) external;
+
+    /// @notice Stores the data of the batch lots `lotIds`, all of one batch, after checking
+    /// the batch's building id and entries (as in {LotBatchRegistered}) against its
+    /// commitment once. Anyone may call it. A lot whose data is stored already is skipped
+    /// without any check, as in {revealLot}, so a repeated id is stored once.
+    /// @dev Reverts with {ReclaimRegistryEmptyBatch} when `lotIds` is empty,
+    /// {ReclaimRegistryUnknownLot}, {ReclaimRegistryBatchMismatch}, or
+    /// {ReclaimRegistryLotOutsideBatch} for a lot to store that is not in the batch of the
+    /// first lot to store. Emits one {LotRevealed} per lot it stores, in the order of `lotIds`.
+    /// @param lotIds The lots to reveal.
+    /// @param buildingId The origin building of the batch.
+    /// @param entries The batch's packed entries, exactly as in its {LotBatchRegistered}.
+    function revealLots(uint256[] calldata lotIds, bytes32 buildingId, bytes calldata entries) external;
 
     /// @notice Returns the data of batch lot `lotId`, decoded from its batch's entries
     /// after checking them and `buildingId` against the batch's commitment; revealed or not.

@@ -12,8 +12,8 @@ import {LazyBatchBalances} from "./LazyBatchBalances.sol";
 /// Lots are registered in batches of one building and one holder. The chain keeps a
 /// commitment to the batch's entries, the holder and the quantities, and the lots' data
 /// is in the {LotBatchRegistered} event. A batch lot's data is stored only when someone
-/// reveals it ({revealLot}), which {lot}, {split} and {merge} need. Lots made by a split
-/// or merge have their data stored and plain balances.
+/// reveals it ({revealLot}, {revealLots}), which {lot}, {split} and {merge} need. Lots
+/// made by a split or merge have their data stored and plain balances.
 contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     /*//////////////////////////////////////////////////////////////
                                  ROLES
@@ -151,6 +151,30 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
         _lots[lotId] = _verifiedLot(lotId, buildingId, entries);
 
         emit LotRevealed(lotId);
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function revealLots(uint256[] calldata lotIds, bytes32 buildingId, bytes calldata entries) external {
+        if (lotIds.length == 0) revert ReclaimRegistryEmptyBatch();
+
+        // The batch of the first lot to store. Its entries are checked against its
+        // commitment once, and `count` stays zero until then.
+        uint256 firstLotId = 0;
+        uint256 count = 0;
+        for (uint256 i = 0; i < lotIds.length; ++i) {
+            uint256 lotId = lotIds[i];
+            _checkLotExists(lotId);
+            if (_lots[lotId].category != bytes32(0)) continue;
+            if (count == 0) {
+                (firstLotId, count) = _checkBatchEntries(lotId, buildingId, entries);
+            } else if (lotId < firstLotId || lotId - firstLotId >= count) {
+                revert ReclaimRegistryLotOutsideBatch(lotId, firstLotId);
+            }
+
+            _lots[lotId] = _decodedLot(lotId - firstLotId, buildingId, entries);
+
+            emit LotRevealed(lotId);
+        }
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -483,17 +507,34 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
 
     /// @dev Returns batch lot `lotId` decoded from `entries` after checking them and
     /// `buildingId` against the commitment of its batch.
-    function _verifiedLot(uint256 lotId, bytes32 buildingId, bytes calldata entries)
+    function _verifiedLot(uint256 lotId, bytes32 buildingId, bytes calldata entries) private view returns (Lot memory) {
+        (uint256 firstLotId,) = _checkBatchEntries(lotId, buildingId, entries);
+        return _decodedLot(lotId - firstLotId, buildingId, entries);
+    }
+
+    /// @dev Checks `buildingId` and `entries` against the commitment of the batch that
+    /// contains lot `lotId`, and returns that batch's first lot id and number of lots.
+    function _checkBatchEntries(uint256 lotId, bytes32 buildingId, bytes calldata entries)
         private
         view
-        returns (Lot memory decoded)
+        returns (uint256 firstLotId, uint256 count)
     {
-        (uint256 firstLotId,, address data) = _batchOf(lotId);
+        address data;
+        (firstLotId, count, data) = _batchOf(lotId);
         if (data == address(0)) revert ReclaimRegistryNotBatchLot(lotId);
         if (keccak256(abi.encodePacked(buildingId, entries)) != _batchCommitment(data)) {
             revert ReclaimRegistryBatchMismatch(lotId);
         }
-        uint256 offset = (lotId - firstLotId) * ENTRY_BYTES;
+    }
+
+    /// @dev Decodes entry `index` of `entries`, which the caller has checked against the
+    /// batch's commitment.
+    function _decodedLot(uint256 index, bytes32 buildingId, bytes calldata entries)
+        private
+        pure
+        returns (Lot memory decoded)
+    {
+        uint256 offset = index * ENTRY_BYTES;
         decoded.buildingId = buildingId;
         decoded.recordHash = bytes32(entries[offset:offset + 32]);
         decoded.category = bytes32(entries[offset + 32:offset + 64]);
