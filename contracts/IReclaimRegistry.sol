@@ -105,7 +105,8 @@ interface IReclaimRegistry {
 
     /// @notice A registered lot. `quantity` is the registered quantity; holdings are the
     /// ERC-1155 balances of the lot id. Lots registered in a batch have their data stored
-    /// only once revealed ({revealLot}); until then {verifyLot} decodes it from the batch.
+    /// only once revealed ({revealLot}, {revealLots}); until then {verifyLot} decodes it
+    /// from the batch.
     struct Lot {
         bytes32 buildingId;
         bytes32 category;
@@ -303,12 +304,22 @@ interface IReclaimRegistry {
     /// commitment stored for its batch.
     error ReclaimRegistryBatchMismatch(uint256 lotId);
 
-    /// @notice Batch lot `lotId` has no stored data yet; call {revealLot} first.
+    /// @notice Batch lot `lotId` has no stored data yet; call {revealLot} or {revealLots} first.
     error ReclaimRegistryLotNotRevealed(uint256 lotId);
 
     /// @notice Lot `lotId` was made by a split or merge, not registered in a batch; read
     /// it with {lot}.
     error ReclaimRegistryNotBatchLot(uint256 lotId);
+
+    /// @notice A {revealLots} call named lot `lotId`, which is not in the batch starting at
+    /// `firstLotId` whose entries the call checked. Reveal the lots of each batch in a
+    /// separate call.
+    error ReclaimRegistryLotOutsideBatch(uint256 lotId, uint256 firstLotId);
+
+    /// @notice The parent lot id of a split or merge was 2^64 or more, or the quantity
+    /// taken from it 2^192 or more, so the pair does not fit in the one storage word
+    /// that records the parent.
+    error ReclaimRegistryParentTooLarge(uint256 lotId, uint256 quantity);
 
     /// @notice A building id was zero.
     error ReclaimRegistryInvalidBuildingId(bytes32 buildingId);
@@ -416,6 +427,19 @@ interface IReclaimRegistry {
     /// Emits {LotRevealed} when it stores.
     function revealLot(uint256 lotId, bytes32 buildingId, bytes calldata entries) external;
 
+    /// @notice Stores the data of the batch lots `lotIds`, all of one batch, after checking
+    /// the batch's building id and entries (as in {LotBatchRegistered}) against its
+    /// commitment once. Anyone may call it. A lot whose data is stored already is skipped
+    /// without any check, as in {revealLot}, so a repeated id is stored once.
+    /// @dev Reverts with {ReclaimRegistryEmptyBatch} when `lotIds` is empty,
+    /// {ReclaimRegistryUnknownLot}, {ReclaimRegistryBatchMismatch}, or
+    /// {ReclaimRegistryLotOutsideBatch} for a lot to store that is not in the batch of the
+    /// first lot to store. Emits one {LotRevealed} per lot it stores, in the order of `lotIds`.
+    /// @param lotIds The lots to reveal.
+    /// @param buildingId The origin building of the batch.
+    /// @param entries The batch's packed entries, exactly as in its {LotBatchRegistered}.
+    function revealLots(uint256[] calldata lotIds, bytes32 buildingId, bytes calldata entries) external;
+
     /// @notice Returns the data of batch lot `lotId`, decoded from its batch's entries
     /// after checking them and `buildingId` against the batch's commitment; revealed or not.
     /// @dev Reverts with {ReclaimRegistryUnknownLot}, {ReclaimRegistryNotBatchLot} for a
@@ -466,7 +490,8 @@ interface IReclaimRegistry {
     /// @notice Burns the sum of `quantities` of lot `lotId` from the caller and mints one
     /// new lot per quantity to the caller, with the parent's origin, kind and record.
     /// @dev Requirements: the lot exists and its data is stored (revealed); `quantities`
-    /// is not empty and has no zero; the sum is at most the caller's balance.
+    /// is not empty and has no zero; the sum is at most the caller's balance. A quantity
+    /// of 2^192 or more reverts with {ReclaimRegistryParentTooLarge}.
     /// Emits {TransferSingle} to the zero address, {LotSplit}, one {LotRegistered} per new
     /// lot, then {TransferBatch} from the zero address ({TransferSingle} for one new lot).
     /// @return childLotIds The new lots, with consecutive ids.
@@ -477,9 +502,9 @@ interface IReclaimRegistry {
     /// @dev Requirements: at least two distinct lots, each with its data stored
     /// (revealed), of the same category, unit and unit mass (so that the new lot's
     /// mass is the sum of the parts' masses); both arrays have the same length; no zero
-    /// quantity; each at most the caller's balance. The new lot's building id is the
-    /// parents' common origin, or zero when they differ: read its origins with
-    /// {lotParents}.
+    /// quantity; each at most the caller's balance. A quantity of 2^192 or more reverts
+    /// with {ReclaimRegistryParentTooLarge}. The new lot's building id is the parents'
+    /// common origin, or zero when they differ: read its origins with {lotParents}.
     /// Emits {TransferBatch} to the zero address, {LotsMerged}, {LotRegistered} for the new
     /// lot, then {TransferSingle} from the zero address.
     /// @return lotId The new lot.

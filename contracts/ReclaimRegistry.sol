@@ -12,8 +12,8 @@ import {LazyBatchBalances} from "./LazyBatchBalances.sol";
 /// Lots are registered in batches of one building and one holder. The chain keeps a
 /// commitment to the batch's entries, the holder and the quantities, and the lots' data
 /// is in the {LotBatchRegistered} event. A batch lot's data is stored only when someone
-/// reveals it ({revealLot}), which {lot}, {split} and {merge} need. Lots made by a split
-/// or merge have their data stored and plain balances.
+/// reveals it ({revealLot}, {revealLots}), which {lot}, {split} and {merge} need. Lots
+/// made by a split or merge have their data stored and plain balances.
 contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     /*//////////////////////////////////////////////////////////////
                                  ROLES
@@ -39,6 +39,14 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     uint8 private constant _MAX_HAZARD = uint8(type(HazardStatus).max);
     uint256 private constant _MAX_SHARE_BPS = 10_000;
 
+    // A parent of a split or merged lot is one word: the parent's lot id above bit 192
+    // and the quantity taken from it below. Neither bound is reachable: lot ids grow by
+    // one per lot, and a quantity of 2^192 would take 2^128 registered lots of the
+    // uint64 maximum. {_packParent} still rejects values beyond them.
+    uint256 private constant _PARENT_ID_SHIFT = 192;
+    uint256 private constant _MAX_PARENT_LOT_ID = type(uint64).max;
+    uint256 private constant _MAX_PARENT_QUANTITY = (1 << _PARENT_ID_SHIFT) - 1;
+
     /// @notice Bytes per lot entry in {registerLots}.
     uint256 public constant ENTRY_BYTES = 81;
 
@@ -47,9 +55,10 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     // stored lot always has a non-zero category.
     mapping(uint256 lotId => Lot) private _lots;
 
-    // Lots a split or merged lot was made from, and the quantity taken from each.
-    mapping(uint256 lotId => uint256[] parentLotIds) private _parents;
-    mapping(uint256 lotId => uint256[] quantities) private _parentQuantities;
+    // Lots a split or merged lot was made from, with the quantity taken from each, as
+    // words made by {_packParent}. One array costs one length slot and one slot per
+    // parent, half the slots of separate arrays of ids and quantities.
+    mapping(uint256 lotId => uint256[] packedParents) private _parents;
 
     mapping(uint256 inspectionId => Inspection) private _inspections;
     uint256 private _inspectionCount;
@@ -142,6 +151,30 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
         _lots[lotId] = _verifiedLot(lotId, buildingId, entries);
 
         emit LotRevealed(lotId);
+    }
+
+    /// @inheritdoc IReclaimRegistry
+    function revealLots(uint256[] calldata lotIds, bytes32 buildingId, bytes calldata entries) external {
+        if (lotIds.length == 0) revert ReclaimRegistryEmptyBatch();
+
+        // The batch of the first lot to store. Its entries are checked against its
+        // commitment once, and `count` stays zero until then.
+        uint256 firstLotId = 0;
+        uint256 count = 0;
+        for (uint256 i = 0; i < lotIds.length; ++i) {
+            uint256 lotId = lotIds[i];
+            _checkLotExists(lotId);
+            if (_lots[lotId].category != bytes32(0)) continue;
+            if (count == 0) {
+                (firstLotId, count) = _checkBatchEntries(lotId, buildingId, entries);
+            } else if (lotId < firstLotId || lotId - firstLotId >= count) {
+                revert ReclaimRegistryLotOutsideBatch(lotId, firstLotId);
+            }
+
+            _lots[lotId] = _decodedLot(lotId - firstLotId, buildingId, entries);
+
+            emit LotRevealed(lotId);
+        }
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -245,8 +278,7 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
 
             parent.quantity = quantity;
             _lots[childId] = parent;
-            _parents[childId].push(lotId);
-            _parentQuantities[childId].push(quantity);
+            _parents[childId].push(_packParent(lotId, quantity));
             childLotIds[i] = childId;
         }
 
@@ -268,8 +300,10 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
         Lot memory merged = _checkMergeable(lotIds, quantities);
         lotId = _takeIds(1);
         _lots[lotId] = merged;
-        _parents[lotId] = lotIds;
-        _parentQuantities[lotId] = quantities;
+        uint256[] storage parents = _parents[lotId];
+        for (uint256 i = 0; i < count; ++i) {
+            parents.push(_packParent(lotIds[i], quantities[i]));
+        }
 
         _burnBatch(holder, lotIds, quantities);
         emit LotsMerged(lotId, holder, lotIds, quantities);
@@ -408,7 +442,15 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
     /// @inheritdoc IReclaimRegistry
     function lotParents(uint256 lotId) external view returns (uint256[] memory lotIds, uint256[] memory quantities) {
         _checkLotExists(lotId);
-        return (_parents[lotId], _parentQuantities[lotId]);
+        uint256[] storage parents = _parents[lotId];
+        uint256 count = parents.length;
+        lotIds = new uint256[](count);
+        quantities = new uint256[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 packed = parents[i];
+            lotIds[i] = packed >> _PARENT_ID_SHIFT;
+            quantities[i] = packed & _MAX_PARENT_QUANTITY;
+        }
     }
 
     /// @inheritdoc IReclaimRegistry
@@ -465,23 +507,49 @@ contract ReclaimRegistry is IReclaimRegistry, LazyBatchBalances, AccessControl {
 
     /// @dev Returns batch lot `lotId` decoded from `entries` after checking them and
     /// `buildingId` against the commitment of its batch.
-    function _verifiedLot(uint256 lotId, bytes32 buildingId, bytes calldata entries)
+    function _verifiedLot(uint256 lotId, bytes32 buildingId, bytes calldata entries) private view returns (Lot memory) {
+        (uint256 firstLotId,) = _checkBatchEntries(lotId, buildingId, entries);
+        return _decodedLot(lotId - firstLotId, buildingId, entries);
+    }
+
+    /// @dev Checks `buildingId` and `entries` against the commitment of the batch that
+    /// contains lot `lotId`, and returns that batch's first lot id and number of lots.
+    function _checkBatchEntries(uint256 lotId, bytes32 buildingId, bytes calldata entries)
         private
         view
-        returns (Lot memory decoded)
+        returns (uint256 firstLotId, uint256 count)
     {
-        (uint256 firstLotId,, address data) = _batchOf(lotId);
+        address data;
+        (firstLotId, count, data) = _batchOf(lotId);
         if (data == address(0)) revert ReclaimRegistryNotBatchLot(lotId);
         if (keccak256(abi.encodePacked(buildingId, entries)) != _batchCommitment(data)) {
             revert ReclaimRegistryBatchMismatch(lotId);
         }
-        uint256 offset = (lotId - firstLotId) * ENTRY_BYTES;
+    }
+
+    /// @dev Decodes entry `index` of `entries`, which the caller has checked against the
+    /// batch's commitment.
+    function _decodedLot(uint256 index, bytes32 buildingId, bytes calldata entries)
+        private
+        pure
+        returns (Lot memory decoded)
+    {
+        uint256 offset = index * ENTRY_BYTES;
         decoded.buildingId = buildingId;
         decoded.recordHash = bytes32(entries[offset:offset + 32]);
         decoded.category = bytes32(entries[offset + 32:offset + 64]);
         decoded.quantity = uint64(bytes8(entries[offset + 64:offset + 72]));
         decoded.unitMassGrams = uint64(bytes8(entries[offset + 72:offset + 80]));
         decoded.unit = uint8(entries[offset + 80]);
+    }
+
+    /// @dev Packs a parent lot id and the quantity taken from it into one word, the id
+    /// above bit 192. Reverts with {ReclaimRegistryParentTooLarge} when either does not fit.
+    function _packParent(uint256 parentLotId, uint256 quantity) private pure returns (uint256) {
+        if (parentLotId > _MAX_PARENT_LOT_ID || quantity > _MAX_PARENT_QUANTITY) {
+            revert ReclaimRegistryParentTooLarge(parentLotId, quantity);
+        }
+        return (parentLotId << _PARENT_ID_SHIFT) | quantity;
     }
 
     function _checkClaimExists(uint256 claimId) private view {

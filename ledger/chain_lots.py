@@ -114,27 +114,31 @@ def reveal_lots(
     """Reveal every batch lot of ``lot_ids`` whose fields the registry has not stored.
 
     ``split`` and ``merge`` need the stored fields of their parents. Revealing is
-    open to anyone and idempotent, so any sender can do it. Returns the revealed ids.
+    open to anyone and idempotent, so any sender can do it. The lots of one batch go
+    in one ``revealLots`` transaction, which carries the batch's entries once.
+    Returns the revealed ids in the order of ``lot_ids``.
     """
-    calls = []
     revealed = []
-    # Lots of one batch share its log, so it is read once.
-    batches: dict[int, BatchLog] = {}
+    # Lots to reveal and the block of the batch's log, by the batch's first lot id.
+    pending: dict[int, list[int]] = {}
+    blocks: dict[int, int] = {}
     for lot_id in dict.fromkeys(lot_ids):
         first_lot_id, count, block_number = _lot_batch(registry, lot_id, "latest")
         if count == 0 or _is_stored(registry, lot_id):
             continue
-        if first_lot_id not in batches:
-            batches[first_lot_id] = batch_log(registry, first_lot_id, block_number)
-        batch = batches[first_lot_id]
+        pending.setdefault(first_lot_id, []).append(lot_id)
+        blocks[first_lot_id] = block_number
+        revealed.append(lot_id)
+    if not revealed:
+        return []
+    calls = []
+    for first_lot_id, batch_lot_ids in pending.items():
+        batch = batch_log(registry, first_lot_id, blocks[first_lot_id])
         calls.append(
-            registry.functions.revealLot(
-                lot_id, HexBytes(batch.building_id), HexBytes(batch.entries)
+            registry.functions.revealLots(
+                batch_lot_ids, HexBytes(batch.building_id), HexBytes(batch.entries)
             )
         )
-        revealed.append(lot_id)
-    if not calls:
-        return []
     try:
         sender.transact(calls)
     except TransactionFailed as exc:

@@ -5,7 +5,8 @@ One call of ``registerLots(holder, buildingId, entries)`` registers up to
 81-byte entries back to back: record hash (32 bytes), category (32 bytes), quantity
 in thousandths of the unit (uint64, big-endian), unit mass in grams (uint64,
 big-endian) and unit (one byte). The same bytes come back in the
-``LotBatchRegistered`` event, and ``revealLot`` and ``verifyLot`` take them again.
+``LotBatchRegistered`` event, and ``revealLot``, ``revealLots`` and ``verifyLot``
+take them again.
 """
 
 from __future__ import annotations

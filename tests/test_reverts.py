@@ -149,6 +149,18 @@ CASES: list[tuple[str, int, Callable[[Any], Any], str]] = [
         "ReclaimRegistryBatchMismatch(lotId=1)",
     ),
     (
+        "reveal lots empty",
+        2,
+        lambda r: r.functions.revealLots([], BUILDING, _lot()),
+        "ReclaimRegistryEmptyBatch()",
+    ),
+    (
+        "reveal lots other entries",
+        2,
+        lambda r: r.functions.revealLots([1], BUILDING, _lot(quantity=6000)),
+        "ReclaimRegistryBatchMismatch(lotId=1)",
+    ),
+    (
         "split unrevealed",
         1,
         lambda r: r.functions.split(1, [1000, 1000]),

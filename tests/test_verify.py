@@ -315,6 +315,67 @@ def test_split_and_merge_reveal_batch_lots(
     assert verify_mirror(ledger.engine, RpcClient(ledger.url)).ok
 
 
+def test_merge_reveals_batch_in_one_transaction(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from ledger.lifecycle import merge
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 3, batch_size=3)
+    holder = ledger.sender(dev_account(1))
+    start_block = ledger.w3.eth.block_number + 1
+    nonce = ledger.w3.eth.get_transaction_count(holder.address)
+
+    merged = merge(ledger.registry, holder, [1, 3], [50_000, 50_000])
+
+    reveals = ledger.registry.events.LotRevealed().get_logs(from_block=start_block)
+    # One revealLots for both lots, then the merge.
+    assert ledger.w3.eth.get_transaction_count(holder.address) - nonce == 2
+    assert [int(log["args"]["lotId"]) for log in reveals] == [1, 3]
+    assert reveals[0]["transactionHash"] == reveals[1]["transactionHash"]
+    assert merged == 4
+    new_indexer(ledger, ledger.engine).run_to_head()
+    assert verify_mirror(ledger.engine, RpcClient(ledger.url)).ok
+
+
+def test_reveal_lots_one_transaction_per_batch(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from web3.logs import DISCARD
+
+    from ledger.chain_lots import reveal_lots
+
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 6, batch_size=3)
+    registry = ledger.registry
+    holder = ledger.sender(dev_account(1))
+    reveal_lots(registry, holder, [1])
+
+    revealed = reveal_lots(registry, holder, [4, 2, 5, 1, 4])
+
+    event = registry.events.LotRevealed()
+    per_transaction = [
+        [
+            int(log["args"]["lotId"])
+            for log in event.process_receipt(receipt, errors=DISCARD)
+        ]
+        for receipt in holder.last_receipts
+    ]
+    assert revealed == [4, 2, 5]
+    # Lots 4 and 5 are of the second batch and lot 2 of the first. Lot 1 is stored.
+    assert per_transaction == [[4, 5], [2]]
+    assert [_is_revealed(ledger, lot_id) for lot_id in range(1, 7)] == [
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]
+
+
 def _is_revealed(ledger: Any, lot_id: int) -> bool:
     from web3.exceptions import ContractCustomError
 

@@ -263,6 +263,30 @@ contract ReclaimRegistryEndOfLifeTest is RegistryFixture {
         registry.merge(one, one);
     }
 
+    function testSplitAndMergeRejectQuantityOf192Bits() public {
+        uint256 first = _registerLot(registry, CONTRACTOR, BUILDING_A, 1_000);
+        uint256 second = _registerLot(registry, CONTRACTOR, BUILDING_A, 1_000);
+        uint256 tooLarge = 1 << 192;
+
+        VM.startPrank(CONTRACTOR);
+        VM.expectRevert(
+            abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryParentTooLarge.selector, first, tooLarge)
+        );
+        registry.split(first, _pair(1, tooLarge));
+        VM.expectRevert(
+            abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryParentTooLarge.selector, second, tooLarge)
+        );
+        registry.merge(_pair(first, second), _pair(1, tooLarge));
+        // One less fits the parent word, so the split gets as far as the burn.
+        VM.expectRevert(
+            abi.encodeWithSelector(
+                IERC1155Errors.ERC1155InsufficientBalance.selector, CONTRACTOR, 1_000, tooLarge, first
+            )
+        );
+        registry.split(first, _pair(1, tooLarge - 1));
+        VM.stopPrank();
+    }
+
     /*//////////////////////////////////////////////////////////////
                               INSPECTIONS
     //////////////////////////////////////////////////////////////*/
@@ -399,6 +423,39 @@ contract ReclaimRegistryEndOfLifeTest is RegistryFixture {
         _assertEq(total, quantity, "quantity conserved");
         _assertEq(registry.balanceOf(CONTRACTOR, mergedId), first + merged, "merged quantity");
         _assertEq(registry.lot(mergedId).buildingId, BUILDING_A, "common origin kept");
+        _checkParents(children[1], _one(lotId), _one(second));
+        _checkParents(mergedId, _pair(children[0], children[1]), _pair(first, merged));
+    }
+
+    function testFuzzLotParentsKeepWideQuantities(uint64 quantityA, uint64 quantityB, uint256 part) public {
+        uint256 first = _bound(quantityA, 1, type(uint64).max);
+        uint256 second = _bound(quantityB, 1, type(uint64).max);
+        uint256 lotA = _registerLot(registry, CONTRACTOR, BUILDING_A, first);
+        uint256 lotB = _registerLot(registry, CONTRACTOR, BUILDING_B, second);
+
+        // The merged quantity can exceed 64 bits, and so can the split child's.
+        VM.startPrank(CONTRACTOR);
+        uint256 mergedId = registry.merge(_pair(lotA, lotB), _pair(first, second));
+        part = _bound(part, 1, first + second);
+        uint256 child = registry.split(mergedId, _one(part))[0];
+        VM.stopPrank();
+
+        _checkParents(lotA, new uint256[](0), new uint256[](0));
+        _checkParents(mergedId, _pair(lotA, lotB), _pair(first, second));
+        _checkParents(child, _one(mergedId), _one(part));
+    }
+
+    function _checkParents(uint256 lotId, uint256[] memory expectedIds, uint256[] memory expectedQuantities)
+        private
+        view
+    {
+        (uint256[] memory parents, uint256[] memory quantities) = registry.lotParents(lotId);
+        _assertEq(parents.length, expectedIds.length, "parent count");
+        _assertEq(quantities.length, expectedIds.length, "parent quantity count");
+        for (uint256 i = 0; i < parents.length; ++i) {
+            _assertEq(parents[i], expectedIds[i], "parent id");
+            _assertEq(quantities[i], expectedQuantities[i], "quantity from parent");
+        }
     }
 }
 

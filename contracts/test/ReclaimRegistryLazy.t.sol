@@ -294,6 +294,100 @@ contract ReclaimRegistryLazyTest is ReferenceComparisonTest {
         _assertEq(registry.lot(children[1]).quantity, 2, "child quantity");
     }
 
+    function testRevealLotsStoresEachLot() public {
+        _register(CONTRACTOR, 5, 7);
+        uint256[] memory lotIds = new uint256[](3);
+        lotIds[0] = 4;
+        lotIds[1] = 2;
+        lotIds[2] = 5;
+
+        VM.recordLogs();
+        registry.revealLots(lotIds, BUILDING_ID, batchEntries[1]);
+        Vm.Log[] memory logs = VM.getRecordedLogs();
+
+        _assertEq(logs.length, 3, "LotRevealed count");
+        for (uint256 i = 0; i < lotIds.length; ++i) {
+            _assertEq(logs[i].topics[0], IReclaimRegistry.LotRevealed.selector, "LotRevealed signature");
+            _assertEq(logs[i].topics[1], bytes32(lotIds[i]), "LotRevealed lot");
+            _checkLot(registry.lot(lotIds[i]), 7, lotIds[i] - 1);
+        }
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryLotNotRevealed.selector, 3));
+        registry.lot(3);
+    }
+
+    function testRevealLotsByAnyoneAtBatchEdges() public {
+        _register(CONTRACTOR, 2, 1);
+        _register(YARD, 4, 2);
+
+        VM.prank(BUYER);
+        registry.revealLots(_pair(6, 3), BUILDING_ID, batchEntries[3]);
+
+        _checkLot(registry.lot(3), 2, 0);
+        _checkLot(registry.lot(6), 2, 3);
+    }
+
+    function testRevealLotsSkipsStoredLots() public {
+        _register(CONTRACTOR, 3, 1);
+        _reveal(2);
+        VM.prank(CONTRACTOR);
+        uint256[] memory children = registry.split(2, _pair(1, 2));
+        uint256[] memory lotIds = new uint256[](4);
+        lotIds[0] = 2;
+        lotIds[1] = children[0];
+        lotIds[2] = 1;
+        lotIds[3] = 1;
+
+        VM.recordLogs();
+        registry.revealLots(lotIds, BUILDING_ID, batchEntries[1]);
+        registry.revealLots(_pair(1, children[1]), BUILDING_ID, "");
+        Vm.Log[] memory logs = VM.getRecordedLogs();
+
+        // Lot 2 and the split child were stored before, and lot 1 is stored once.
+        _assertEq(logs.length, 1, "LotRevealed count");
+        _assertEq(logs[0].topics[1], bytes32(uint256(1)), "LotRevealed lot");
+        _checkLot(registry.lot(1), 1, 0);
+        _assertEq(registry.lot(children[0]).quantity, 1, "child quantity");
+    }
+
+    function testRevealLotsRejectsLotOfOtherBatch() public {
+        _register(CONTRACTOR, 3, 1);
+        _register(CONTRACTOR, 3, 2);
+
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryLotOutsideBatch.selector, 4, 1));
+        registry.revealLots(_pair(3, 4), BUILDING_ID, batchEntries[1]);
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryLotOutsideBatch.selector, 3, 4));
+        registry.revealLots(_pair(4, 3), BUILDING_ID, batchEntries[4]);
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryLotNotRevealed.selector, 3));
+        registry.lot(3);
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryLotNotRevealed.selector, 4));
+        registry.lot(4);
+    }
+
+    function testRevealLotsRejectsWrongEntries() public {
+        _register(CONTRACTOR, 3, 1);
+        _register(CONTRACTOR, 3, 2);
+        bytes memory altered = batchEntries[1];
+        altered[100] = bytes1(uint8(altered[100]) ^ 1);
+
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryBatchMismatch.selector, 2));
+        registry.revealLots(_pair(2, 3), BUILDING_ID, altered);
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryBatchMismatch.selector, 2));
+        registry.revealLots(_pair(2, 3), OTHER_BUILDING_ID, batchEntries[1]);
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryBatchMismatch.selector, 2));
+        registry.revealLots(_pair(2, 3), BUILDING_ID, batchEntries[4]);
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryUnknownLot.selector, 7));
+        registry.revealLots(_pair(2, 7), BUILDING_ID, batchEntries[1]);
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryLotNotRevealed.selector, 2));
+        registry.lot(2);
+    }
+
+    function testRevealLotsRejectsEmptyList() public {
+        _register(CONTRACTOR, 3, 1);
+
+        VM.expectRevert(abi.encodeWithSelector(IReclaimRegistry.ReclaimRegistryEmptyBatch.selector));
+        registry.revealLots(new uint256[](0), BUILDING_ID, batchEntries[1]);
+    }
+
     function testLotBatchNamesTheBatch() public {
         VM.roll(40);
         _register(CONTRACTOR, 3, 1);

@@ -142,15 +142,19 @@ def _registry(
 def _end_of_life(
     registry: Contract, holder: TransactionSender, entries: bytes
 ) -> dict[str, int | None]:
-    """Measure reveal, split, install and merge on untouched lots of the third batch."""
+    """Measure reveals, split, install and merge on untouched lots of the third batch.
+
+    The merge takes the two lots that one ``revealLots`` call revealed.
+    """
     first = 2 * BATCH + 1
+    merge_parents = [first + 2, first + 3]
 
-    def reveal(lot_id: int) -> int:
-        return _gas(holder, registry.functions.revealLot(lot_id, BUILDING, entries))
-
-    figures: dict[str, int | None] = {"registry.revealLot.batch_100": reveal(first)}
-    reveal(first + 2)
-    reveal(first + 3)
+    reveal_one = registry.functions.revealLot(first, BUILDING, entries)
+    reveal_two = registry.functions.revealLots(merge_parents, BUILDING, entries)
+    figures: dict[str, int | None] = {
+        "registry.revealLot.batch_100": _gas(holder, reveal_one),
+        "registry.revealLots.per_lot_2": _gas(holder, reveal_two) // len(merge_parents),
+    }
     figures["registry.split_in_2"] = _gas(
         holder, registry.functions.split(first, [QUANTITY // 2, QUANTITY // 4])
     )
@@ -162,7 +166,7 @@ def _end_of_life(
     )
     figures["registry.merge_2"] = _gas(
         holder,
-        registry.functions.merge([first + 2, first + 3], [QUANTITY, QUANTITY // 2]),
+        registry.functions.merge(merge_parents, [QUANTITY, QUANTITY // 2]),
     )
     return figures
 
@@ -296,6 +300,11 @@ def gas_results(figures: dict[str, int | None]) -> list[Result]:
     ]
     for key, label, row_scale in (
         ("registry.revealLot.batch_100", "gas revealLot", f"one lot of {BATCH}"),
+        (
+            "registry.revealLots.per_lot_2",
+            "gas/lot revealLots of 2 lots",
+            f"two lots of {BATCH}",
+        ),
         ("registry.split_in_2", "gas split into 2 lots", "one lot"),
         ("registry.install", "gas install", "one lot, first move"),
         ("registry.merge_2", "gas merge 2 lots", "two lots"),
