@@ -48,20 +48,25 @@ abstract contract LazyBatchBalances is Context, ERC165, IERC1155, IERC1155Metada
     //////////////////////////////////////////////////////////////*/
 
     /// @notice A lazily minted batch was empty or had more than `MAX_BATCH_SIZE` ids.
+    /// @param size The number of ids in the batch.
     error LazyBatchBalancesInvalidBatchSize(uint256 size);
 
     /// @notice A lazily minted quantity was zero or did not fit in 64 bits.
+    /// @param id The id minted with the quantity.
+    /// @param quantity The rejected quantity.
     error LazyBatchBalancesInvalidQuantity(uint256 id, uint256 quantity);
 
     /// @notice A credit would have brought the balance of `id` held by `account` to 2^255
     /// or more; balances stay below 2^255.
+    /// @param id The id credited.
+    /// @param account The account whose balance would overflow.
     error LazyBatchBalancesBalanceOverflow(uint256 id, address account);
 
     /// @notice Creating the data contract of a batch failed.
     error LazyBatchBalancesDataNotStored();
 
     /// @notice A plain mint named an id that {_takeIds} has not handed out.
-    /// @param id The id.
+    /// @param id The id, zero or above the last id handed out.
     error LazyBatchBalancesIdNotTaken(uint256 id);
 
     /*//////////////////////////////////////////////////////////////
