@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from ledger.queries import CustodyStep, LotHistory, summary
+from ledger.queries import CustodyStep, LotHistory, LotView, summary
 from ledger.units import Unit, format_mass_kg, format_quantity
 
 
@@ -18,10 +20,7 @@ def print_history(console: Console, history: LotHistory) -> None:
     console.print(
         f"[bold]Lot {lot.lot_id}[/]: {record.get('description', lot.category)}"
     )
-    console.print(
-        f"  origin: {lot.building_reference} {building.get('name', '')} "
-        f"({building.get('city', '')})"
-    )
+    console.print(f"  origin: {_origin(lot, building)}", highlight=False)
     console.print(
         f"  registered {format_quantity(lot.quantity, Unit(lot.unit))}, "
         f"{format_mass_kg(lot.mass_milligrams // 1000)}, "
@@ -74,3 +73,14 @@ def print_summary(console: Console, engine: Engine) -> None:
                 format_mass_kg(line.mass_milligrams // 1000),
             )
         console.print(table)
+
+
+def _origin(lot: LotView, building: dict[str, Any]) -> str:
+    """Return the origin building's reference, name and city, as far as known."""
+    if lot.building_id is None:
+        return "several buildings (a merge of lots of different origins)"
+    reference = lot.building_reference or lot.building_id
+    place = ", ".join(
+        str(building[key]) for key in ("name", "city") if building.get(key)
+    )
+    return f"{reference} ({place})" if place else reference

@@ -8,6 +8,7 @@ and the passport page are read over real HTTP from a mirror that the indexer fil
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -136,3 +137,14 @@ def test_history_lists_every_step_kind(
     assert "split into lots 3, 4" in printed
     assert printed.index("installed into") < printed.index("disposed of by")
     assert printed.index("disposed of by") < printed.index("split into lots")
+
+    # A merge of lots from several buildings has no single origin to print.
+    history = lot_history(ledger.engine, 1)
+    several = replace(
+        history, lot=replace(history.lot, building_id=None, building_reference=None)
+    )
+    console = Console(record=True, width=400)
+    print_history(console, several)
+    printed = console.export_text()
+    assert "origin: several buildings" in printed
+    assert "None" not in printed
