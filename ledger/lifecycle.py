@@ -20,7 +20,7 @@ from web3.types import TxReceipt
 from ledger.chain.transactions import TransactionSender
 from ledger.chain_lots import check_mergeable, reveal_lots
 from ledger.contracts.deployment import AUDITOR_ROLE, INSPECTOR_ROLE
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +206,7 @@ def split(
             "quantities of the new lots."
         )
     _check_positive(lot_id, quantities, "new lot")
+    _check_balance(registry, sender.address, lot_id, sum(quantities))
     reveal_lots(registry, sender, [lot_id])
     (receipt,) = sender.transact([registry.functions.split(lot_id, list(quantities))])
     (event,) = registry.events.LotSplit().process_receipt(receipt, errors=DISCARD)
@@ -239,6 +240,7 @@ def merge(
         )
     for lot_id, quantity in zip(lot_ids, quantities, strict=True):
         _check_positive(lot_id, [quantity], "merged part")
+        _check_balance(registry, sender.address, lot_id, quantity)
     check_mergeable(registry, lot_ids)
     reveal_lots(registry, sender, lot_ids)
     (receipt,) = sender.transact(
@@ -257,6 +259,21 @@ def _check_positive(lot_id: int, quantities: Sequence[int], what: str) -> None:
                 f"Lot {lot_id}: quantity {quantity} of a {what} must be above zero; "
                 "give a positive quantity."
             )
+
+
+def _check_balance(registry: Contract, holder: str, lot_id: int, amount: int) -> None:
+    last_lot_id = int(registry.functions.lotCount().call())
+    if not 1 <= lot_id <= last_lot_id:
+        raise NotFound(
+            f"Lot {lot_id} is not registered; lot ids run from 1 to {last_lot_id}."
+        )
+    balance = int(registry.functions.balanceOf(holder, lot_id).call())
+    if amount > balance:
+        raise InvalidInput(
+            f"{holder} holds {balance} thousandths of lot {lot_id}, fewer than the "
+            f"{amount} to split or merge; use the holder's account or a smaller "
+            "quantity."
+        )
 
 
 def record_inspection(

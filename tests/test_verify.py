@@ -416,7 +416,7 @@ def test_merge_of_other_kinds_reveals_nothing(
 def test_invalid_split_or_merge_reveals_nothing(
     chain: tuple[Path, str], database_url: str
 ) -> None:
-    from ledger.errors import InvalidInput
+    from ledger.errors import InvalidInput, NotFound
     from ledger.lifecycle import merge, split
 
     data_dir, _ = chain
@@ -436,6 +436,13 @@ def test_invalid_split_or_merge_reveals_nothing(
         split(registry, holder, 2, [500, 0])
     with pytest.raises(InvalidInput, match="needs at least one quantity"):
         split(registry, holder, 2, [])
+    with pytest.raises(InvalidInput, match="fewer than the 1000001 to split"):
+        split(registry, holder, 2, [1_000_001])
+    stranger = ledger.sender(dev_account(2))
+    with pytest.raises(InvalidInput, match="holds 0 thousandths of lot 1"):
+        merge(registry, stranger, [1, 2], [1000, 1000])
+    with pytest.raises(NotFound, match="Lot 3 is not registered"):
+        split(registry, holder, 3, [1000])
 
     assert ledger.w3.eth.get_transaction_count(holder.address) == nonce
     assert not _is_revealed(ledger, 1)
