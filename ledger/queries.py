@@ -417,8 +417,9 @@ def search_lots(
 ) -> tuple[int, list[LotView]]:
     """Return the total count and one page of lots matching every given filter.
 
-    ``building`` is a building reference such as ``BLD-LGE-01``; ``holder`` a
-    lower-case address. Lots are ordered by id.
+    ``category`` matches in any case, because the importer registers categories in
+    lower case. ``building`` is a building reference such as ``BLD-LGE-01``;
+    ``holder`` a lower-case address. Lots are ordered by id.
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(
@@ -429,7 +430,7 @@ def search_lots(
 
     conditions = []
     if category:
-        conditions.append(Lot.category == category)
+        conditions.append(Lot.category == category.lower())
     if building:
         # IN instead of a join, so that SQLite reads ix_lots_building_id_category
         # rather than every lot of the category.

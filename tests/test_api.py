@@ -48,6 +48,8 @@ def test_api_routes(service: str) -> None:
 
     doors = httpx.get(f"{service}/lots", params={"category": "doors"}).json()
     assert doors["total"] == 7
+    capitals = httpx.get(f"{service}/lots", params={"category": "Doors"}).json()
+    assert capitals["total"] == 7
 
     yard = dev_account(4).address
     for form in (yard, yard.lower(), "0x" + yard[2:].upper()):
