@@ -32,7 +32,7 @@ from sqlalchemy import Engine, func, select
 
 from ledger.contracts.artifacts import load_artifact
 from ledger.db.models import Building, Holding, Lot, RawEvent
-from ledger.errors import IndexerError
+from ledger.errors import ChainError, IndexerError
 from ledger.indexer.decode import EventDecoder, UndecodableLog
 from ledger.indexer.rpc import LogRangeTooLarge, RpcClient, RpcError
 from ledger.indexer.store import (
@@ -261,9 +261,9 @@ class _BatchLogs:
                 logs = self.rpc.get_logs(
                     self.registry, from_block, to_block, [LOT_BATCH_REGISTERED_TOPIC]
                 )
-            except LogRangeTooLarge:
+            except LogRangeTooLarge as exc:
                 if span == 1:
-                    raise
+                    raise _single_block_refused(from_block, exc) from exc
                 span = max(1, span // 2)
                 continue
             for log in logs:
@@ -275,6 +275,14 @@ class _BatchLogs:
                 found[batch.first_lot_id] = batch
             from_block = to_block + 1
         return found
+
+
+def _single_block_refused(block: int, exc: LogRangeTooLarge) -> ChainError:
+    return ChainError(
+        f"The node refuses the registry's logs of block {block} alone "
+        f"({exc.rpc_message}), so the mirror cannot be verified against it; verify "
+        "against a node without this response limit."
+    )
 
 
 def _check_records(
@@ -579,9 +587,9 @@ def _check_event_counts(
         to_block = min(last_block, from_block + span - 1)
         try:
             logs = rpc.get_logs(registry, from_block, to_block)
-        except LogRangeTooLarge:
+        except LogRangeTooLarge as exc:
             if span == 1:
-                raise
+                raise _single_block_refused(from_block, exc) from exc
             span = max(1, span // 2)
             continue
         report.ranges += 1

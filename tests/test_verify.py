@@ -534,3 +534,24 @@ def test_chain_lot_names_unknown_and_foreign_reverts(
     foreign = ledger.w3.eth.contract(address=other, abi=ledger.registry.abi)
     with pytest.raises(ChainError, match="not with the registry's unknown-lot error"):
         chain_lot(foreign, 1)
+
+
+def test_verify_names_refused_single_block(
+    chain: tuple[Path, str], database_url: str
+) -> None:
+    from rpc_fault_proxy import FaultPlan, fault_proxy
+
+    from ledger.errors import ChainError
+
+    data_dir, url = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 2, batch_size=2)
+    new_indexer(ledger, ledger.engine).run_to_head()
+
+    # A node whose log limit refuses even one block's logs; a real anvil has no
+    # such limit, so the proxy plays it.
+    with (
+        fault_proxy(url, FaultPlan(max_logs=0)) as proxy_url,
+        pytest.raises(ChainError, match="refuses the registry's logs of block"),
+    ):
+        verify_mirror(ledger.engine, RpcClient(proxy_url))
