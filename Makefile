@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FORGE := node_modules/.bin/forge
 
-.PHONY: setup chromium demo test test-contracts test-python artifacts lint clean bench
+.PHONY: setup chromium wrk demo test test-contracts test-python artifacts lint clean bench
 
 setup: $(VENV)/.installed node_modules/.installed chromium
 
@@ -73,8 +73,13 @@ test-python: $(VENV)/.installed
 
 # Runs every benchmark and prints one table, in about ten minutes on two cores.
 # BENCH_FLAGS=--full runs the full-scale sizes; docs/benchmarks.md records a run.
-bench: setup
+bench: setup wrk
 	$(BIN)/python -m scripts.bench $(BENCH_FLAGS)
+
+# The API benchmark's load generator. Without it the bench falls back to a Python
+# client, which shares the two cores with the server and reports lower rates.
+wrk:
+	@command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)
 
 # Recompiles the contracts and rewrites the committed artifacts.
 artifacts: setup
