@@ -249,9 +249,23 @@ def verify() -> None:
         f"{report.ranges} block range(s)"
     )
     if not report.ok:
+        missing_logs = [
+            difference
+            for difference in report.differences
+            if difference.check == "lot batch log" and difference.chain == "missing"
+        ]
+        advice = "Rebuild it with 'reclaim reindex --replace'."
+        if missing_logs:
+            # The fields of those lots exist only in the missing logs, so a mirror
+            # rebuilt from this node would lack them too.
+            advice = (
+                f"The node returned no registration log for {len(missing_logs)} "
+                "batch(es) of lots, so it may not keep the registry's whole log "
+                "history. Verify against a node that does before rebuilding."
+            )
         console.print(
             f"[red]The mirror differs from the chain in {len(report.differences)} "
-            f"place(s)[/] {summary_line}. Rebuild it with 'reclaim reindex --replace'."
+            f"place(s)[/] {summary_line}. {advice}"
         )
         raise typer.Exit(1)
     console.print(f"The mirror equals the chain {summary_line}.")

@@ -555,3 +555,40 @@ def test_verify_names_refused_single_block(
         pytest.raises(ChainError, match="refuses the registry's logs of block"),
     ):
         verify_mirror(ledger.engine, RpcClient(proxy_url))
+
+
+def test_cli_verify_missing_batch_log_advice(
+    chain: tuple[Path, str], tmp_path: Path
+) -> None:
+    from rpc_fault_proxy import FaultPlan, fault_proxy
+
+    data_dir, url = chain
+    database_url = f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
+    ledger = open_test_ledger(data_dir, database_url)
+    register_test_lots(ledger, 2, batch_size=2)
+    _, _, registered_in = ledger.registry.functions.lotBatch(1).call()
+    ledger.w3.provider.make_request("anvil_mine", ["0x3"])
+    new_indexer(ledger, ledger.engine).run_to_head()
+
+    # A node without the history of the registration block: no real node can be told
+    # to forget one block, so the proxy plays it.
+    plan = FaultPlan(missing_blocks=range(registered_in, registered_in + 1))
+    with fault_proxy(url, plan) as proxy_url:
+        verified = subprocess.run(
+            [sys.executable, "-m", "ledger", "verify"],
+            env={
+                **os.environ,
+                "RECLAIM_RPC_URL": proxy_url,
+                "RECLAIM_DATA_DIR": str(data_dir),
+                "RECLAIM_DATABASE_URL": database_url,
+            },
+            capture_output=True,
+            text=True,
+        )
+
+    # The console wraps long lines, so compare the words.
+    printed = " ".join(verified.stdout.split())
+    assert verified.returncode == 1, verified.stderr
+    assert "lot batch log lots 1-2: mirror , chain missing" in printed
+    assert "may not keep the registry's whole log history" in printed
+    assert "reindex --replace" not in printed
