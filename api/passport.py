@@ -185,14 +185,9 @@ def history_body(engine: Engine, cache: HistoryCache, lot_id: int) -> bytes:
     found = cache.get(lot_id)
     if found is not None:
         cached_at, cached = found
-        # Autocommit on PostgreSQL: a single statement needs no BEGIN and ROLLBACK.
-        options = {"isolation_level": "AUTOCOMMIT"}
-        if engine.dialect.name != "postgresql":
-            options = {}
-        with engine.connect().execution_options(**options) as connection:
-            checkpoint, record_added = read_checkpoint_and_records(
-                connection, cached.missing_records
-            )
+        checkpoint, record_added = read_checkpoint_and_records(
+            engine, cached.missing_records
+        )
         if checkpoint == cached_at and not record_added:
             return cached.body
 

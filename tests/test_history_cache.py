@@ -16,7 +16,7 @@ import httpx
 import pytest
 from indexer_support import running_api, serve_in_subprocess
 from rich.progress import Progress
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from api.app import check_workers
 from api.passport import CachedHistory, HistoryCache, history_json, render_json
@@ -204,3 +204,26 @@ def test_wrk_failures_rejected() -> None:
     )
     with pytest.raises(RuntimeError, match="failed requests"):
         parse_wrk_output(failing)
+
+
+def test_cache_check_matches_checkpoint(database_url: str) -> None:
+    from ledger.db.models import SyncState
+    from ledger.queries import read_checkpoint_and_records, read_checkpoint_key
+
+    engine = open_database(database_url)
+    # An empty mirror has no checkpoint to name.
+    assert read_checkpoint_and_records(engine, ["0x" + "ab" * 32]) == (None, False)
+
+    seed(database_url, lots=3, transfers=3)
+    with engine.connect() as connection:
+        key = read_checkpoint_key(connection)
+        stored = connection.execute(select(Record.record_hash)).scalars().first()
+    assert key is not None
+    absent = "0x" + "ab" * 32
+    assert read_checkpoint_and_records(engine, []) == (key, False)
+    assert read_checkpoint_and_records(engine, [absent]) == (key, False)
+    assert read_checkpoint_and_records(engine, [absent, stored]) == (key, True)
+
+    with engine.begin() as connection:
+        connection.execute(update(SyncState).values(last_block_hash=None))
+    assert read_checkpoint_and_records(engine, [stored]) == (None, False)
