@@ -119,21 +119,19 @@ def reveal_lots(
     Returns the revealed ids in the order of ``lot_ids``.
     """
     revealed = []
-    # Lots to reveal and the block of the batch's log, by the batch's first lot id.
-    pending: dict[int, list[int]] = {}
-    blocks: dict[int, int] = {}
+    # The block of each batch's log and the lots to reveal, by the batch's first id.
+    pending: dict[int, tuple[int, list[int]]] = {}
     for lot_id in dict.fromkeys(lot_ids):
         first_lot_id, count, block_number = _lot_batch(registry, lot_id, "latest")
         if count == 0 or _is_stored(registry, lot_id):
             continue
-        pending.setdefault(first_lot_id, []).append(lot_id)
-        blocks[first_lot_id] = block_number
+        pending.setdefault(first_lot_id, (block_number, []))[1].append(lot_id)
         revealed.append(lot_id)
     if not revealed:
         return []
     calls = []
-    for first_lot_id, batch_lot_ids in pending.items():
-        batch = batch_log(registry, first_lot_id, blocks[first_lot_id])
+    for first_lot_id, (block_number, batch_lot_ids) in pending.items():
+        batch = batch_log(registry, first_lot_id, block_number)
         calls.append(
             registry.functions.revealLots(
                 batch_lot_ids, HexBytes(batch.building_id), HexBytes(batch.entries)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -205,8 +206,9 @@ def split(
             f"A split of lot {lot_id} needs at least one quantity; give the "
             "quantities of the new lots."
         )
-    _check_positive(lot_id, quantities, "new lot")
-    _check_balance(registry, sender.address, lot_id, sum(quantities))
+    for quantity in quantities:
+        _check_positive(lot_id, quantity, "new lot")
+    _check_balances(registry, sender.address, [(lot_id, sum(quantities))])
     reveal_lots(registry, sender, [lot_id])
     (receipt,) = sender.transact([registry.functions.split(lot_id, list(quantities))])
     (event,) = registry.events.LotSplit().process_receipt(receipt, errors=DISCARD)
@@ -232,15 +234,16 @@ def merge(
             f"{len(lot_ids)} lots need {len(lot_ids)} quantities, not "
             f"{len(quantities)}."
         )
-    repeated = sorted({lot_id for lot_id in lot_ids if lot_ids.count(lot_id) > 1})
+    repeated = sorted(lot_id for lot_id, uses in Counter(lot_ids).items() if uses > 1)
     if repeated:
         raise InvalidInput(
             f"Lot {repeated[0]} appears more than once in the merge; list each lot "
             "once."
         )
-    for lot_id, quantity in zip(lot_ids, quantities, strict=True):
-        _check_positive(lot_id, [quantity], "merged part")
-        _check_balance(registry, sender.address, lot_id, quantity)
+    parts = list(zip(lot_ids, quantities, strict=True))
+    for lot_id, quantity in parts:
+        _check_positive(lot_id, quantity, "merged part")
+    _check_balances(registry, sender.address, parts)
     check_mergeable(registry, lot_ids)
     reveal_lots(registry, sender, lot_ids)
     (receipt,) = sender.transact(
@@ -252,28 +255,31 @@ def merge(
     return merged
 
 
-def _check_positive(lot_id: int, quantities: Sequence[int], what: str) -> None:
-    for quantity in quantities:
-        if quantity <= 0:
-            raise InvalidInput(
-                f"Lot {lot_id}: quantity {quantity} of a {what} must be above zero; "
-                "give a positive quantity."
-            )
-
-
-def _check_balance(registry: Contract, holder: str, lot_id: int, amount: int) -> None:
-    last_lot_id = int(registry.functions.lotCount().call())
-    if not 1 <= lot_id <= last_lot_id:
-        raise NotFound(
-            f"Lot {lot_id} is not registered; lot ids run from 1 to {last_lot_id}."
-        )
-    balance = int(registry.functions.balanceOf(holder, lot_id).call())
-    if amount > balance:
+def _check_positive(lot_id: int, quantity: int, part: str) -> None:
+    if quantity <= 0:
         raise InvalidInput(
-            f"{holder} holds {balance} thousandths of lot {lot_id}, fewer than the "
-            f"{amount} to split or merge; use the holder's account or a smaller "
-            "quantity."
+            f"Lot {lot_id}: quantity {quantity} of a {part} must be above zero; "
+            "give a positive quantity."
         )
+
+
+def _check_balances(
+    registry: Contract, holder: str, amounts: Sequence[tuple[int, int]]
+) -> None:
+    """Raise unless ``holder`` holds each (lot id, amount) of ``amounts``."""
+    last_lot_id = int(registry.functions.lotCount().call())
+    for lot_id, amount in amounts:
+        if not 1 <= lot_id <= last_lot_id:
+            raise NotFound(
+                f"Lot {lot_id} is not registered; lot ids run from 1 to {last_lot_id}."
+            )
+        balance = int(registry.functions.balanceOf(holder, lot_id).call())
+        if amount > balance:
+            raise InvalidInput(
+                f"{holder} holds {balance} thousandths of lot {lot_id}, fewer than "
+                f"the {amount} to split or merge; use the holder's account or a "
+                "smaller quantity."
+            )
 
 
 def record_inspection(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -314,20 +314,15 @@ def read_checkpoint_and_records(
     postgresql = engine.dialect.name == "postgresql"
     sql, parameters = _checkpoint_and_records_sql(postgresql, record_hashes)
     pooled = engine.raw_connection()
+    driver: Any = pooled.driver_connection
     try:
-        driver = pooled.driver_connection
         if postgresql:
-            driver.autocommit = True  # type: ignore[union-attr]
-        try:
-            cursor = driver.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(sql, parameters)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        finally:
-            if postgresql:
-                driver.autocommit = False  # type: ignore[union-attr]
+            driver.autocommit = True
+        with closing(driver.cursor()) as cursor:
+            cursor.execute(sql, parameters)
+            row = cursor.fetchone()
+        if postgresql:
+            driver.autocommit = False
     except Exception:
         # The error may have broken the connection, so the pool must not reuse it.
         pooled.invalidate()

@@ -263,7 +263,7 @@ class _BatchLogs:
                 )
             except LogRangeTooLarge as exc:
                 if span == 1:
-                    raise _single_block_refused(from_block, exc) from exc
+                    raise _single_block_rejected(from_block, exc) from exc
                 span = max(1, span // 2)
                 continue
             for log in logs:
@@ -277,7 +277,7 @@ class _BatchLogs:
         return found
 
 
-def _single_block_refused(block: int, exc: LogRangeTooLarge) -> ChainError:
+def _single_block_rejected(block: int, exc: LogRangeTooLarge) -> ChainError:
     return ChainError(
         f"The node refuses the registry's logs of block {block} alone "
         f"({exc.rpc_message}), so the mirror cannot be verified against it; verify "
@@ -589,7 +589,7 @@ def _check_event_counts(
             logs = rpc.get_logs(registry, from_block, to_block)
         except LogRangeTooLarge as exc:
             if span == 1:
-                raise _single_block_refused(from_block, exc) from exc
+                raise _single_block_rejected(from_block, exc) from exc
             span = max(1, span // 2)
             continue
         report.ranges += 1

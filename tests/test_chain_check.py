@@ -84,8 +84,8 @@ def _check_through(ledger: Ledger, proxy_url: str, lot_id: int) -> ChainCheck:
     return check_lot(settings, ledger.engine, lot_id)
 
 
-# The proxy forwards to the real node and changes only what each plan names: no
-# real node can be told to refuse one log query or to forget one block's logs.
+# The proxy forwards to the real node and changes only what each plan names. No
+# real node rejects one log query or drops one block's logs on request.
 @pytest.mark.parametrize(
     "plan",
     [FaultPlan(max_logs=0), "missing registration block"],

@@ -527,8 +527,8 @@ def test_chain_lot_names_unknown_and_foreign_reverts(
         with pytest.raises(NotFound, match=f"Lot {lot_id} is not registered"):
             chain_lot(ledger.registry, lot_id)
 
-    # Code that reverts every call with empty data stands in for a contract that is
-    # not this registry: PUSH1 0, PUSH1 0, REVERT.
+    # Code that reverts every call with empty data plays a contract that is not this
+    # registry. It is PUSH1 0, PUSH1 0, REVERT.
     other = "0x" + "12" * 20
     ledger.w3.provider.make_request("anvil_setCode", [other, "0x60006000fd"])
     foreign = ledger.w3.eth.contract(address=other, abi=ledger.registry.abi)
@@ -570,8 +570,8 @@ def test_cli_verify_missing_batch_log_advice(
     ledger.w3.provider.make_request("anvil_mine", ["0x3"])
     new_indexer(ledger, ledger.engine).run_to_head()
 
-    # A node without the history of the registration block: no real node can be told
-    # to forget one block, so the proxy plays it.
+    # A node without the history of the registration block. No real node drops one
+    # block's history on request, so the proxy plays it.
     plan = FaultPlan(missing_blocks=range(registered_in, registered_in + 1))
     with fault_proxy(url, plan) as proxy_url:
         verified = subprocess.run(
