@@ -157,6 +157,7 @@ def chain_stop() -> None:
 @chain_app.command("status")
 def chain_status() -> None:
     """Print whether a node responds at the RPC URL, its chain id and newest block."""
+    from ledger.chain import saver
     from ledger.chain.connection import connect, rpc_url
 
     url = rpc_url(state.settings)
@@ -164,6 +165,27 @@ def chain_status() -> None:
     console.print(
         f"Chain {w3.eth.chain_id} at {url}: newest block {w3.eth.block_number}."
     )
+    if not state.settings.uses_embedded_chain:
+        return
+    info = anvil.read_info(state.settings.data_dir)
+    if info is None:
+        return
+    if anvil.saver_running(info):
+        record = saver.read_record(state.settings.data_dir / anvil.STATE_FILE)
+        saved = (
+            "nothing saved since the chain started"
+            if record is None
+            else f"state saved up to block {record['block_number']} at "
+            f"{record['saved_at']}"
+        )
+        console.print(f"State saver running (pid {info.saver_pid}): {saved}.")
+    else:
+        errors.print(
+            "[yellow]warning:[/] the state saver is not running, so a crash of the "
+            "chain would lose every block since its last save. Restart the chain with "
+            "'reclaim chain stop' and 'reclaim chain start'. anvil.log in the data "
+            "folder shows the saver's errors."
+        )
 
 
 # ---------------------------------------------------------------- contracts

@@ -1,9 +1,10 @@
 """The embedded chain: an anvil process with its state persisted in the data folder.
 
-anvil writes its whole state to ``anvil-state.json`` when it stops and every
-``STATE_INTERVAL`` seconds while it runs, and loads it at the next start, so lots
-registered by one run are still there in the next. The running node is described by
-``anvil.json`` (process id, port, URL) so that other commands find it.
+anvil writes its whole state to ``anvil-state.json`` when it stops and loads it at
+the next start, so lots registered by one run are still there in the next. While it
+runs, a saver process beside it (``ledger.chain.saver``) rewrites that file after new
+blocks, at moments chosen to keep the cost low on a large chain. The running node is
+described by ``anvil.json`` (process ids, port, URL) so that other commands find it.
 
 anvil mines one block per transaction (automine), so a write is mined as soon as it
 is sent. Two flags keep the cost of a block from growing with the chain's length:
@@ -29,12 +30,15 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
 
+from ledger.chain import saver
+from ledger.chain.processes import group_members, process_alive
 from ledger.errors import ChainError, ChainNotRunning
 from ledger.settings import DEFAULT_ANVIL_STATE_HISTORY
 from ledger.toolchain import find_tool
@@ -47,7 +51,6 @@ INFO_FILE = "anvil.json"
 # services and followers.
 PORT_FILE = "anvil.port"
 LOG_FILE = "anvil.log"
-STATE_INTERVAL = 5
 HARDFORK = "cancun"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
@@ -64,6 +67,8 @@ class AnvilInfo:
     pid: int
     port: int
     chain_id: int
+    # The process saving the state while the node runs; None when it runs without.
+    saver_pid: int | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -107,7 +112,7 @@ def read_info(data_dir: Path) -> AnvilInfo | None:
             "the chain again."
         ) from exc
 
-    if not _process_alive(info.pid):
+    if not process_alive(info.pid):
         path.unlink(missing_ok=True)
         return None
     return info
@@ -119,14 +124,13 @@ def start(
     accounts: int,
     port: int | None = None,
     state_history: int = DEFAULT_ANVIL_STATE_HISTORY,
-    state_interval: int | None = STATE_INTERVAL,
+    save_while_running: bool = True,
 ) -> AnvilInfo:
     """Start anvil in the background, loading the saved state, unless it already runs.
 
     ``state_history`` is the number of recent blocks whose state anvil keeps for
-    calls at past blocks. ``state_interval`` is the period in seconds of the state
-    dump. With None, anvil saves its state only when it stops, so a crash loses
-    every block since it started.
+    calls at past blocks. Without ``save_while_running``, no saver starts and anvil
+    saves its state only when it stops, so a crash loses every block since it started.
     """
     running = read_info(data_dir)
     if running is not None:
@@ -147,7 +151,7 @@ def start(
         str(accounts),
         "--mnemonic",
         DEV_MNEMONIC,
-        *chain_flags(data_dir / STATE_FILE, state_history, state_interval),
+        *chain_flags(data_dir / STATE_FILE, state_history),
     ]
     with open(data_dir / LOG_FILE, "ab") as log:
         process = subprocess.Popen(
@@ -160,20 +164,57 @@ def start(
     info = AnvilInfo(pid=process.pid, port=port, chain_id=chain_id)
 
     _wait_until_ready(info, process)
+    if save_while_running:
+        saver_process = start_saver(info, data_dir)
+        info = AnvilInfo(info.pid, info.port, info.chain_id, saver_process.pid)
     (data_dir / INFO_FILE).write_text(json.dumps(asdict(info)))
     logger.info("Started anvil (pid %d) at %s", info.pid, info.rpc_url)
     return info
 
 
-def chain_flags(
-    state_file: Path, state_history: int, state_interval: int | None = STATE_INTERVAL
-) -> list[str]:
-    """Return the anvil flags that persist the state and set the block production."""
-    dump = [] if state_interval is None else ["--state-interval", str(state_interval)]
+def start_saver(info: AnvilInfo, data_dir: Path) -> subprocess.Popen[bytes]:
+    """Start the state saver of the node ``info`` in a session of its own.
+
+    The node's newest block when the saver starts is the one its state file holds,
+    so that blocks mined before the saver's first look are saved too.
+    """
+    request = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "eth_getBlockByNumber",
+        "params": ["latest", False],
+    }
+    reply = httpx.post(info.rpc_url, json=request, timeout=START_TIMEOUT).json()
+    command = [
+        sys.executable,
+        "-m",
+        "ledger.chain.saver",
+        info.rpc_url,
+        str(data_dir / STATE_FILE),
+        str(info.pid),
+        reply["result"]["hash"],
+        str(int(reply["result"]["number"], 16)),
+    ]
+    with open(data_dir / LOG_FILE, "ab") as log:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def saver_running(info: AnvilInfo) -> bool:
+    """Return whether the state saver of the node ``info`` runs."""
+    return info.saver_pid is not None and process_alive(info.saver_pid)
+
+
+def chain_flags(state_file: Path, state_history: int) -> list[str]:
+    """Return the anvil flags that load and save the state and set the history."""
     return [
         "--state",
         str(state_file),
-        *dump,
         "--hardfork",
         HARDFORK,
         "--prune-history",
@@ -187,22 +228,34 @@ def stop(data_dir: Path) -> bool:
     if info is None:
         return False
 
+    # The saver stops first, so that its last save cannot replace the state anvil
+    # writes when it stops.
+    if info.saver_pid is not None and saver_running(info):
+        os.kill(info.saver_pid, signal.SIGTERM)
+        _wait_for_exit([info.saver_pid], info.saver_pid, "the chain's state saver")
+    # anvil's own save at exit makes the saver's description of its last save stale.
+    saver.record_path(data_dir / STATE_FILE).unlink(missing_ok=True)
     # The npm launcher forwards SIGTERM to the anvil binary and exits at once, while
     # the binary may still be writing its state: wait for the whole process group,
     # which start() made its own session.
-    group = _group_members(info.pid) or [info.pid]
+    group = group_members(info.pid) or [info.pid]
     os.kill(info.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while any(_process_alive(pid) for pid in group):
-        if time.monotonic() > deadline:
-            raise ChainError(
-                f"anvil (pid {info.pid}) did not stop within {STOP_TIMEOUT:.0f} s; "
-                f"stop it with 'kill {info.pid}'."
-            )
-        time.sleep(0.05)
+    _wait_for_exit(group, info.pid, "anvil")
     (data_dir / INFO_FILE).unlink(missing_ok=True)
     logger.info("Stopped anvil (pid %d); state saved in %s", info.pid, data_dir)
     return True
+
+
+def _wait_for_exit(pids: list[int], pid: int, name: str) -> None:
+    """Wait until the processes ``pids`` have exited; ``pid`` and ``name`` name them."""
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while any(process_alive(member) for member in pids):
+        if time.monotonic() > deadline:
+            raise ChainError(
+                f"{name} (pid {pid}) did not stop within {STOP_TIMEOUT:.0f} s; "
+                f"stop it with 'kill {pid}'."
+            )
+        time.sleep(0.05)
 
 
 def _wait_until_ready(info: AnvilInfo, process: subprocess.Popen[bytes]) -> None:
@@ -222,34 +275,6 @@ def _wait_until_ready(info: AnvilInfo, process: subprocess.Popen[bytes]) -> None
 
     process.terminate()
     raise ChainNotRunning(
-        f"anvil did not respond at {info.rpc_url} within {START_TIMEOUT:.0f} s; see anvil.log in the data folder."
+        f"anvil did not respond at {info.rpc_url} within {START_TIMEOUT:.0f} s; see "
+        "anvil.log in the data folder."
     )
-
-
-def _group_members(group: int) -> list[int]:
-    """Return the ids of the processes in process group ``group``, from /proc."""
-    members = []
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat_file.read_text().rsplit(")", 1)[-1].split()
-        except OSError:
-            continue
-        # After the command name: state, parent id, process group id.
-        if len(fields) > 2 and int(fields[2]) == group:
-            members.append(int(stat_file.parent.name))
-    return members
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A child that exited but was not reaped is a zombie: treat it as stopped.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

@@ -62,26 +62,22 @@ class MiningMode:
     """A mining mode of anvil, set over JSON-RPC once the registry is deployed.
 
     ``STATE_FILE`` in ``anvil_flags`` stands for the state file in the chain's folder.
+    With ``saver``, the embedded chain's state saver runs beside the node.
     """
 
     name: str
     anvil_flags: tuple[str, ...]
     automine: bool
     max_height: int | None = None
+    saver: bool = False
 
 
 EMBEDDED_FLAGS = tuple(
     anvil.chain_flags(Path(STATE_FILE_FLAG), DEFAULT_ANVIL_STATE_HISTORY)
 )
 BEFORE_FLAGS = ("--state", STATE_FILE_FLAG, "--state-interval", "5")
-# The embedded flags without the periodic state dump, to show what the dump costs as
-# the chain grows. It is for comparison only: without the dump, a crash loses every
-# block since anvil started.
-NO_DUMP_FLAGS = tuple(
-    anvil.chain_flags(
-        Path(STATE_FILE_FLAG), DEFAULT_ANVIL_STATE_HISTORY, state_interval=None
-    )
-)
+# anvil's own dump every 5 s, which the embedded chain used before its saver.
+DUMP_FLAGS = (*EMBEDDED_FLAGS, "--state-interval", "5")
 MODES = (
     MiningMode(
         "automine, before (prague, all block states kept)",
@@ -90,15 +86,28 @@ MODES = (
         BEFORE_MAX_HEIGHT,
     ),
     MiningMode(
-        "automine, cancun, --prune-history 32 (embedded chain)", EMBEDDED_FLAGS, True
+        "automine, cancun, --prune-history 32, state saver (embedded chain)",
+        EMBEDDED_FLAGS,
+        True,
+        saver=True,
     ),
     MiningMode(
-        "automine, embedded chain's flags without the periodic state dump",
-        NO_DUMP_FLAGS,
+        "automine, embedded chain's flags with anvil's 5 s state dump",
+        DUMP_FLAGS,
+        True,
+    ),
+    # For comparison only: without saving while it runs, a crash loses every block
+    # since anvil started.
+    MiningMode(
+        "automine, embedded chain's flags without saving while running",
+        EMBEDDED_FLAGS,
         True,
     ),
     MiningMode(
-        "one block per send batch, embedded chain's flags", EMBEDDED_FLAGS, False
+        "one block per send batch, embedded chain",
+        EMBEDDED_FLAGS,
+        False,
+        saver=True,
     ),
 )
 
@@ -198,8 +207,8 @@ def _lot_inputs(path: Path) -> list[LotInput]:
 
 
 @contextmanager
-def mode_anvil(flags: tuple[str, ...]) -> Iterator[tuple[Path, str]]:
-    """Start anvil with ``flags``, the state file in a temporary folder."""
+def mode_anvil(mode: MiningMode) -> Iterator[tuple[Path, str]]:
+    """Start anvil for ``mode``, the state file in a temporary folder."""
     with tempfile.TemporaryDirectory(
         prefix="reclaim-bench-anvil-", ignore_cleanup_errors=True
     ) as folder:
@@ -217,7 +226,7 @@ def mode_anvil(flags: tuple[str, ...]) -> Iterator[tuple[Path, str]]:
             DEV_MNEMONIC,
             *(
                 str(data_dir / anvil.STATE_FILE) if flag == STATE_FILE_FLAG else flag
-                for flag in flags
+                for flag in mode.anvil_flags
             ),
         ]
         process = subprocess.Popen(
@@ -227,10 +236,17 @@ def mode_anvil(flags: tuple[str, ...]) -> Iterator[tuple[Path, str]]:
             start_new_session=True,
         )
         url = f"http://127.0.0.1:{port}"
+        saver = None
         try:
             _wait_for_node(url, process)
+            if mode.saver:
+                node = anvil.AnvilInfo(process.pid, port, 31337)
+                saver = anvil.start_saver(node, data_dir)
             yield data_dir, url
         finally:
+            if saver is not None:
+                saver.terminate()
+                saver.wait(timeout=60)
             # The npm launcher runs the anvil binary as a child: stop the whole group.
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=60)
@@ -289,7 +305,7 @@ def measure_curve(mode: MiningMode, heights: list[int]) -> list[CurvePoint]:
     """
     if mode.max_height is not None:
         heights = [height for height in heights if height <= mode.max_height]
-    with mode_anvil(mode.anvil_flags) as (data_dir, url):
+    with mode_anvil(mode) as (data_dir, url):
         w3 = connect(url)
         operator = sender_for(w3, 0)
         holder = sender_for(w3, 1)

@@ -1,0 +1,235 @@
+"""The embedded chain's state saver: real anvil processes, killed as a crash would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ledger.chain import anvil, saver
+from ledger.chain.processes import group_members, process_alive
+
+WAIT_SECONDS = 30.0
+
+
+def _rpc(url: str, method: str, params: list[object]) -> object:
+    reply = httpx.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    ).json()
+    return reply["result"]
+
+
+def _latest(url: str) -> dict[str, str]:
+    block = _rpc(url, "eth_getBlockByNumber", ["latest", False])
+    assert isinstance(block, dict)
+    return block
+
+
+def _saved_number(state_file: Path) -> int | None:
+    """Return the number of the newest block in the state file itself."""
+    try:
+        return int(json.loads(state_file.read_text())["block"]["number"], 16)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _recorded_number(state_file: Path) -> object:
+    record = saver.read_record(state_file)
+    return None if record is None else record["block_number"]
+
+
+def _wait_for(condition: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {WAIT_SECONDS:.0f} s")
+        time.sleep(0.1)
+
+
+def test_blocks_saved_while_running_survive_a_crash(chain: tuple[Path, str]) -> None:
+    data_dir, url = chain
+    _rpc(url, "anvil_mine", ["0x5"])
+    head = _latest(url)
+    state_file = data_dir / anvil.STATE_FILE
+    # anvil itself writes the state only when it stops, so only the saver can make
+    # the file reach the head while the node runs.
+    _wait_for(
+        lambda: _recorded_number(state_file) == int(head["number"], 16),
+        "the saver did not save the new head",
+    )
+    assert _saved_number(state_file) == int(head["number"], 16)
+
+    info = anvil.read_info(data_dir)
+    assert info is not None and info.saver_pid is not None
+    # SIGKILL to the node's group (the launcher and the anvil binary) and the saver.
+    os.killpg(info.pid, signal.SIGKILL)
+    os.kill(info.saver_pid, signal.SIGKILL)
+    _wait_for(
+        lambda: not any(process_alive(pid) for pid in group_members(info.pid)),
+        "the killed processes did not exit",
+    )
+
+    # Removed, so that only the restarted saver can write it again.
+    saver.record_path(state_file).unlink()
+
+    restarted = anvil.start(data_dir, chain_id=31337, accounts=5)
+    assert restarted.pid != info.pid
+    assert _latest(restarted.rpc_url)["hash"] == head["hash"]
+    older = _rpc(restarted.rpc_url, "eth_getBlockByNumber", ["0x2", False])
+    assert isinstance(older, dict) and older["number"] == "0x2"
+    # The restarted saver describes the state the node loaded.
+    _wait_for(
+        lambda: _recorded_number(state_file) == int(head["number"], 16),
+        "the restarted saver did not describe the loaded state",
+    )
+
+
+def test_stop_ends_the_saver_before_the_node(chain: tuple[Path, str]) -> None:
+    data_dir, url = chain
+    info = anvil.read_info(data_dir)
+    assert info is not None and info.saver_pid is not None
+    assert process_alive(info.saver_pid)
+    _rpc(url, "anvil_mine", ["0x3"])
+    head = _latest(url)
+
+    assert anvil.stop(data_dir)
+
+    assert not process_alive(info.saver_pid)
+    assert not list(data_dir.glob("*.saving"))
+    assert _saved_number(data_dir / anvil.STATE_FILE) == int(head["number"], 16)
+
+
+def test_saver_exits_when_the_node_is_gone(chain: tuple[Path, str]) -> None:
+    data_dir, _ = chain
+    info = anvil.read_info(data_dir)
+    assert info is not None and info.saver_pid is not None
+    os.killpg(info.pid, signal.SIGKILL)
+
+    _wait_for(
+        lambda: not process_alive(info.saver_pid),  # type: ignore[arg-type]
+        "the saver outlived its node",
+    )
+
+
+def test_schedule_backs_off_after_slow_save() -> None:
+    schedule = saver.Schedule()
+    assert not schedule.due(100.0)
+
+    schedule.head_changed(10.0)
+    assert not schedule.due(10.0 + saver.QUIET_SECONDS - 0.1)
+    assert schedule.due(10.0 + saver.QUIET_SECONDS)
+
+    # A save of 3 s: the next waits ten times that after it ends.
+    schedule.saved(started=12.0, ended=15.0, head_moved=False)
+    assert schedule.first_unsaved is None
+    assert schedule.gap() == pytest.approx(3.0 / saver.MAX_SHARE)
+    schedule.head_changed(16.0)
+    assert not schedule.due(16.0 + saver.QUIET_SECONDS)
+    assert schedule.due(15.0 + schedule.gap())
+
+
+def test_schedule_saves_busy_chain_after_gap() -> None:
+    schedule = saver.Schedule()
+    # A block every half second: the chain is never quiet.
+    for tick in range(40):
+        now = 10.0 + tick / 2
+        schedule.head_changed(now)
+        if schedule.due(now):
+            break
+    assert now == pytest.approx(10.0 + saver.MIN_GAP_SECONDS)
+
+    # Blocks that arrived during the save stay unsaved from the save's start.
+    schedule.saved(started=now, ended=now + 0.1, head_moved=True)
+    assert schedule.first_unsaved == now
+    assert not schedule.due(now + 1.0)
+    assert schedule.due(now + 0.1 + saver.MIN_GAP_SECONDS)
+
+
+class _FaultyNode(BaseHTTPRequestHandler):
+    """An HTTP handler that returns the class's ``reply`` bytes to every request."""
+
+    reply = b""
+
+    def do_POST(self) -> None:  # noqa: N802 (the http.server hook's name)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(self.reply)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def faulty_node() -> Iterator[tuple[str, type[_FaultyNode]]]:
+    handler = type("Handler", (_FaultyNode,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# A real anvil returns anvil_dumpState's whole state, so these replies come from a
+# scripted server: a node without the method, and a reply cut inside the state.
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (
+            b'{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no method"}}',
+            "anvil_dumpState returned no state",
+        ),
+        (b'{"jsonrpc":"2.0","id":1,"result":"0x1f8b0800', "ended inside the state"),
+        (b'{"jsonrpc":"2.0","id":1,"result":"0x7b7d"}', "not gzip data"),
+        (b'{"jsonrpc":"2.0","id":1,"result":"0x1f8b"}', "truncated state"),
+    ],
+)
+def test_failed_save_keeps_the_previous_state(
+    tmp_path: Path,
+    faulty_node: tuple[str, type[_FaultyNode]],
+    reply: bytes,
+    message: str,
+) -> None:
+    url, handler = faulty_node
+    handler.reply = reply
+    state_file = tmp_path / anvil.STATE_FILE
+    state_file.write_text('{"block": {"number": "0x7"}}')
+
+    with pytest.raises(saver.SaveError, match=message):
+        saver.save_state(url, state_file)
+
+    assert _saved_number(state_file) == 7
+    assert not list(tmp_path.glob("*.saving"))
+
+
+def test_chain_status_warns_without_saver(chain: tuple[Path, str]) -> None:
+    data_dir, _ = chain
+    info = anvil.read_info(data_dir)
+    assert info is not None and info.saver_pid is not None
+    environment = {**os.environ, "RECLAIM_DATA_DIR": str(data_dir), "COLUMNS": "500"}
+    command = [sys.executable, "-m", "ledger", "chain", "status"]
+
+    running = subprocess.run(command, env=environment, capture_output=True, text=True)
+    assert running.returncode == 0, running.stderr
+    assert f"State saver running (pid {info.saver_pid})" in running.stdout
+    assert "nothing saved since the chain started" in running.stdout
+
+    os.kill(info.saver_pid, signal.SIGKILL)
+    _wait_for(lambda: not anvil.saver_running(info), "the killed saver did not exit")
+    stopped = subprocess.run(command, env=environment, capture_output=True, text=True)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "the state saver is not running" in stopped.stderr
