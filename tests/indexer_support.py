@@ -1,4 +1,5 @@
-"""Helpers for the indexer tests: quick writes on a test chain and clean-index digests."""
+"""Helpers for the indexer tests: quick writes on a test chain and clean-index
+digests."""
 
 from __future__ import annotations
 

@@ -51,7 +51,8 @@ RECEIPT_SUMMARY_FIELDS = (
 
 
 class RevertDecoder:
-    """Turns revert data into ``Name(arg=value, ...)`` using the custom errors of an ABI."""
+    """Turns revert data into ``Name(arg=value, ...)`` using the custom errors of an
+    ABI."""
 
     def __init__(self, abi: Iterable[dict[str, Any]]) -> None:
         self._errors: dict[bytes, dict[str, Any]] = {}
