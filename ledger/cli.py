@@ -1,5 +1,4 @@
-"""The ``reclaim`` command line: chain, deployment, import, custody, index and
-reports."""
+"""The ``reclaim`` command line: chain, deployment, import, custody, index, reports."""
 
 from __future__ import annotations
 

@@ -67,8 +67,7 @@ def import_file(
     buildings_path: Path | None,
     progress_bar: Callable[[], Progress],
 ) -> ImportResult:
-    """Validate ``path`` and register its new buildings and lots, minted to
-    ``holder``."""
+    """Validate ``path`` and register its new buildings and lots for ``holder``."""
     inventory = parse_inventory(path, buildings_path)
     holder_address = resolve_address(ledger, holder)
     run_index(ledger, progress_bar)

@@ -1,5 +1,4 @@
-"""Signing accounts: anvil's development keys on the local chain, a set key
-elsewhere."""
+"""Signing accounts: anvil's development keys locally, a set key elsewhere."""
 
 from __future__ import annotations
 

@@ -266,10 +266,10 @@ class RpcClient:
         to_block: int,
         topics: Sequence[str | None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Return the logs of ``address`` in blocks ``from_block`` to ``to_block``,
-        inclusive.
+        """Return the logs of ``address`` in blocks ``from_block``..``to_block``.
 
-        ``topics`` filters as in ``eth_getLogs``: one value or None (any) per position.
+        Both ends of the range are included. ``topics`` filters as in
+        ``eth_getLogs``: one value or None (any) per position.
         """
         addresses = [address] if isinstance(address, str) else list(address)
         query: dict[str, Any] = {

@@ -644,8 +644,7 @@ def _current_balances(
 
 
 def ascii_text(value: str) -> str | None:
-    """Return a left-aligned ASCII bytes32 (0x hex) as text, or None if it is not
-    one."""
+    """Return a left-aligned ASCII bytes32 (0x hex) as text, or None for others."""
     raw = bytes.fromhex(value[2:]).rstrip(b"\0")
     if not raw or b"\0" in raw or not all(32 <= byte < 127 for byte in raw):
         return None

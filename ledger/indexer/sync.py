@@ -251,8 +251,7 @@ class Indexer:
         on_batch: Callable[[BatchResult, int], None] | None = None,
         until: int | None = None,
     ) -> int:
-        """Index up to the current head (or ``until``) and return the last indexed
-        block.
+        """Index up to the head (or ``until``) and return the last indexed block.
 
         ``on_batch`` receives each stored batch and the target block number. While a
         range is stored, a worker thread reads the next one from the node. Only that
