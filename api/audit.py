@@ -16,11 +16,11 @@ from web3 import Web3
 
 from api.market import key_owner
 from ledger.chain.connection import connect, rpc_url
-from ledger.db.types import UINT256_MAX
-from ledger.organisations import OrganisationView
 from ledger.context import Ledger
 from ledger.contracts.deployment import load_deployment
+from ledger.db.types import UINT256_MAX
 from ledger.evidence import EvidenceCorrupted, add_evidence, read_evidence
+from ledger.organisations import OrganisationView
 from ledger.queries import claim_details, lot_inspections
 from ledger.settings import Settings
 

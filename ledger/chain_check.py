@@ -82,7 +82,8 @@ class _MirrorState:
     lot: Lot
     record_body: str | None
     holdings: dict[str, int]
-    # Quantity the mirror saw leave circulation: installed, disposed of, split or merged.
+    # Quantity the mirror saw leave circulation: installed, disposed of, split or
+    # merged.
     burnt: int
 
 

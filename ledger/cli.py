@@ -1,4 +1,4 @@
-"""The ``reclaim`` command line: chain, deployment, import, custody, index and reports."""
+"""The ``reclaim`` command line: chain, deployment, import, custody, index, reports."""
 
 from __future__ import annotations
 
@@ -207,7 +207,8 @@ def deploy() -> None:
 
     ledger = open_ledger(state.settings, deploy_if_missing=True, notice=notice)
     console.print(
-        f"Registry at {ledger.deployment.address} on chain {ledger.deployment.chain_id} "
+        f"Registry at {ledger.deployment.address} on chain "
+        f"{ledger.deployment.chain_id} "
         f"(deployed in block {ledger.deployment.block_number})."
     )
 

@@ -58,8 +58,8 @@ def signing_account(ledger: Ledger, account_text: str) -> LocalAccount:
             f"funds only development accounts ACT-000 to ACT-{accounts - 1:03d}."
         )
     raise InvalidInput(
-        f"Cannot sign for {account_text!r}: on the local chain use an actor id like ACT-003, "
-        "elsewhere 'operator' with RECLAIM_PRIVATE_KEY set."
+        f"Cannot sign for {account_text!r}: on the local chain use an actor id "
+        "like ACT-003, elsewhere 'operator' with RECLAIM_PRIVATE_KEY set."
     )
 
 

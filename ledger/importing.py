@@ -1,9 +1,9 @@
 """Import of a reuse inventory onto the chain: validate, store records, register.
 
 The whole file is validated first, so a rejected file registers nothing. Records go
-into the mirror's ``records`` table under their hash before the hash is sent to the chain.
-Lots whose record hash is already registered are skipped, so importing the same file
-twice registers nothing the second time.
+into the mirror's ``records`` table under their hash before the hash is sent to the
+chain. Lots whose record hash is already registered are skipped, so importing the same
+file twice registers nothing the second time.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def resolve_address(ledger: Ledger, account_text: str) -> str:
     if text.upper().startswith("ACT-") and text[4:].isdigit():
         if not ledger.settings.uses_embedded_chain:
             raise InvalidInput(
-                f"Actor id {account_text!r} maps to a development account only on the local "
-                "chain; give the holder's address instead."
+                f"Actor id {account_text!r} maps to a development account only on "
+                "the local chain; give the holder's address instead."
             )
         return str(dev_account(int(text[4:])).address)
     return parse_address(text)
@@ -67,7 +67,7 @@ def import_file(
     buildings_path: Path | None,
     progress_bar: Callable[[], Progress],
 ) -> ImportResult:
-    """Validate ``path`` and register its new buildings and lots, minted to ``holder``."""
+    """Validate ``path`` and register its new buildings and lots for ``holder``."""
     inventory = parse_inventory(path, buildings_path)
     holder_address = resolve_address(ledger, holder)
     run_index(ledger, progress_bar)

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     )
     rpc_url: str | None = Field(
         None,
-        description="JSON-RPC URL of an EVM node; empty means the embedded anvil chain.",
+        description=(
+            "JSON-RPC URL of an EVM node; empty means the embedded anvil chain."
+        ),
     )
     chain_id: int = Field(
         DEFAULT_CHAIN_ID, description="Chain id of the embedded anvil chain."
@@ -58,7 +60,9 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None,
-        description="SQLAlchemy URL of the mirror; empty means a SQLite file in data_dir.",
+        description=(
+            "SQLAlchemy URL of the mirror; empty means a SQLite file in data_dir."
+        ),
     )
     private_key: SecretStr | None = Field(
         None,
@@ -69,7 +73,8 @@ class Settings(BaseSettings):
         ge=0,
         description=(
             "Finality depth: blocks below the head that can still be replaced. The "
-            "indexer rolls back reorganisations up to this depth and stops on deeper ones."
+            "indexer rolls back reorganisations up to this depth and stops on "
+            "deeper ones."
         ),
     )
     rpc_retry_seconds: float = Field(

@@ -13,7 +13,7 @@ NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
 
 
 def find_tool(name: str) -> Path:
-    """Return the path of a Foundry tool: ``RECLAIM_<NAME>``, node_modules, then PATH."""
+    """Return a Foundry tool's path: ``RECLAIM_<NAME>``, node_modules, then PATH."""
     override = os.environ.get(f"RECLAIM_{name.upper()}")
     if override:
         return Path(override)

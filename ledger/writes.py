@@ -39,7 +39,7 @@ BATCH_GAS_ALLOWANCE = 50_000
 
 
 class CustodyReason(enum.IntEnum):
-    """Reason for a custody move, with the values of the contract's ``CustodyReason``."""
+    """Reason for a custody move, with the values of ``CustodyReason`` on chain."""
 
     UNSPECIFIED = 0
     SALE = 1
@@ -61,7 +61,7 @@ class CustodyReason(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        """The reason as written in the CLI and the API, such as ``transport-handoff``."""
+        """The reason as the CLI and the API write it, such as ``transport-handoff``."""
         return self.name.lower().replace("_", "-")
 
 

@@ -70,7 +70,8 @@ def measure(url: str, data_dir: Path, transfers: int) -> None:
 
     print(f"TransactionSender, back to back: {transfers} transfers, {ours:.0f} tx/s")
     print(
-        f"web3 transact + wait_for_receipt: {baseline_count} transfers, {baseline:.1f} tx/s"
+        f"web3 transact + wait_for_receipt: {baseline_count} transfers, "
+        f"{baseline:.1f} tx/s"
     )
     print(f"ratio: {ours / baseline:.1f}x")
 

@@ -1,4 +1,4 @@
-"""Helpers for the indexer tests: quick writes on a test chain and clean-index digests."""
+"""Helpers for the indexer tests: quick test-chain writes and clean-index digests."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ rows and the chain balances must be exactly as before.
 from __future__ import annotations
 
 import hashlib
-
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any

@@ -42,7 +42,8 @@ def broken_mirror(market: Market, folder: Path) -> str:
     """Copy the mirror with its checkpoint at another registry, so indexing fails."""
     source = market.settings.resolved_database_url.removeprefix("sqlite:///")
     copy = folder / "broken.sqlite3"
-    # The backup API copies pages still in the write-ahead log, which a file copy misses.
+    # The backup API copies pages still in the write-ahead log, which a file copy
+    # misses.
     with sqlite3.connect(source) as original, sqlite3.connect(copy) as target:
         original.backup(target)
     url = f"sqlite:///{copy}"

@@ -23,6 +23,7 @@ from indexer_support import (
     register_test_lots,
     send_transfer,
 )
+
 from ledger.indexer.digest import mirror_digest
 from ledger.indexer.store import read_checkpoint
 from ledger.indexing import reset_mirror

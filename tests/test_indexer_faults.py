@@ -147,8 +147,8 @@ def test_undecodable_logs_are_counted_and_raised(
     register_test_lots(ledger, 3, batch_size=3)
     for step in range(4):
         send_transfer(ledger, 1, 1 + step)
-    # The indexer's ABI declares that CustodyTransferred has one more field than the deployed
-    # contract emits, as after a redeployment with a changed event.
+    # The indexer's ABI declares that CustodyTransferred has one more field than the
+    # deployed contract emits, as after a redeployment with a changed event.
     abi = copy.deepcopy(load_artifact()["abi"])
     event = next(item for item in abi if item.get("name") == "CustodyTransferred")
     event["inputs"].append({"name": "note", "type": "bytes32", "indexed": False})

@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
-
 from indexer_support import (
     clean_digest,
     new_indexer,
@@ -18,6 +16,8 @@ from indexer_support import (
     register_test_lots,
     send_transfer,
 )
+from sqlalchemy import Engine, func, select
+
 from ledger.context import Ledger
 from ledger.db.models import Block, Holding, Lot, RawEvent, Transfer
 from ledger.indexer.digest import mirror_digest

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from indexer_support import (
     clean_digest,
     new_indexer,
@@ -15,10 +14,13 @@ from indexer_support import (
     register_test_lots,
     send_transfer,
 )
+from rpc_fault_proxy import FaultPlan, fault_proxy
+
 from ledger.errors import ChainNotRunning
 from ledger.indexer.digest import mirror_digest
 from ledger.indexer.rpc import (
     LogRangeTooLarge,
+    MissingBlocks,
     RpcClient,
     RpcError,
     RpcUnavailable,
@@ -27,8 +29,6 @@ from ledger.indexer.rpc import (
 )
 from ledger.indexer.store import read_checkpoint
 from ledger.indexer.sync import InconsistentAnswer
-from ledger.indexer.rpc import MissingBlocks
-from rpc_fault_proxy import FaultPlan, fault_proxy
 
 WAIT_SECONDS = 60
 

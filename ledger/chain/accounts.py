@@ -1,4 +1,4 @@
-"""Signing accounts: anvil's development keys on the local chain, a set key elsewhere."""
+"""Signing accounts: anvil's development keys locally, a set key elsewhere."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def parse_address(text: str) -> str:
         value
     ):
         raise InvalidInput(
-            f"Address {text!r} has an invalid checksum; check it or write it in lower case."
+            f"Address {text!r} has an invalid checksum; check it or write it in "
+            "lower case."
         )
     return str(Web3.to_checksum_address(value.lower()))
 

@@ -51,7 +51,7 @@ RECEIPT_SUMMARY_FIELDS = (
 
 
 class RevertDecoder:
-    """Turns revert data into ``Name(arg=value, ...)`` using the custom errors of an ABI."""
+    """Decoder of revert data into ``Name(arg=value, ...)`` with an ABI's errors."""
 
     def __init__(self, abi: Iterable[dict[str, Any]]) -> None:
         self._errors: dict[bytes, dict[str, Any]] = {}

@@ -60,7 +60,7 @@ class EventDecoder:
                 self._events[topic] = _EventLayout.of(item)
 
     def decode(self, log: dict[str, Any]) -> DecodedEvent:
-        """Decode one raw ``eth_getLogs`` entry; raise UndecodableLog if it does not fit."""
+        """Decode one raw ``eth_getLogs`` entry or raise UndecodableLog."""
         return self._decode(log, fast=True)
 
     def decode_with_eth_abi(self, log: dict[str, Any]) -> DecodedEvent:

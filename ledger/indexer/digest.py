@@ -2,8 +2,8 @@
 
 The digest covers what the chain determines: the checkpoint (chain, contract, block and
 its hash), every raw event, every derived row and every holding. Tables come in a fixed
-order, and each row as canonical JSON with integers written as decimal strings. It leaves
-out what depends on how the mirror was built (surrogate row ids, the recent block
+order, and each row as canonical JSON with integers written as decimal strings. It
+leaves out what depends on how the mirror was built (surrogate row ids, the recent block
 headers kept for reorganisation checks, off-chain records), so two mirrors of the same
 chain at the same block have the same digest whatever their database, batch sizes or
 history of crashes and reorganisations.

@@ -34,8 +34,9 @@ DEFAULT_RETRY_SECONDS = 60.0
 FIRST_BACKOFF_SECONDS = 0.1
 MAX_BACKOFF_SECONDS = 5.0
 
-# Phrases by which providers report that a log query covers too many blocks or returns too
-# many logs. Geth, Erigon, Infura, Alchemy, QuickNode and Ankr each word it differently.
+# Phrases by which providers report that a log query covers too many blocks or returns
+# too many logs. Geth, Erigon, Infura, Alchemy, QuickNode and Ankr each word it
+# differently.
 _RANGE_PHRASES = (
     "query returned more than",
     "more than",
@@ -166,8 +167,8 @@ class RpcClient:
                 if time.monotonic() + backoff > deadline:
                     raise RpcUnavailable(
                         f"The node at {self.url} kept failing for "
-                        f"{self.retry_seconds:.0f} s; last error: {fault}. Check that it "
-                        "runs, or raise RECLAIM_RPC_RETRY_SECONDS."
+                        f"{self.retry_seconds:.0f} s; last error: {fault}. Check that "
+                        "it runs, or raise RECLAIM_RPC_RETRY_SECONDS."
                     ) from fault
                 self.retries += 1
                 logger.warning("%s; retrying in %.2f s", fault, backoff)
@@ -220,7 +221,8 @@ class RpcClient:
             answer = by_id.get(request["id"])
             if answer is None:
                 raise TransientRpcFault(
-                    f"The node at {self.url} returned no response to {request['method']}"
+                    f"The node at {self.url} returned no response to "
+                    f"{request['method']}"
                 )
             error = answer.get("error")
             if error is not None:
@@ -264,9 +266,10 @@ class RpcClient:
         to_block: int,
         topics: Sequence[str | None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Return the logs of ``address`` in blocks ``from_block`` to ``to_block``, inclusive.
+        """Return the logs of ``address`` in blocks ``from_block``..``to_block``.
 
-        ``topics`` filters as in ``eth_getLogs``: one value or None (any) per position.
+        Both ends of the range are included. ``topics`` filters as in
+        ``eth_getLogs``: one value or None (any) per position.
         """
         addresses = [address] if isinstance(address, str) else list(address)
         query: dict[str, Any] = {

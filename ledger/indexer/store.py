@@ -145,8 +145,8 @@ def store_batch(
     if expected_last_block is not None and checkpoint.last_block != expected_last_block:
         raise IndexerError(
             f"The checkpoint moved from block {expected_last_block} to "
-            f"{checkpoint.last_block} while this batch was read: another indexer writes "
-            "to this database. Run one indexer per database."
+            f"{checkpoint.last_block} while this batch was read: another indexer "
+            "writes to this database. Run one indexer per database."
         )
     if to_block <= checkpoint.last_block:
         raise IndexerError(
@@ -644,7 +644,7 @@ def _current_balances(
 
 
 def ascii_text(value: str) -> str | None:
-    """Return a left-aligned ASCII bytes32 (0x hex) as text, or None if it is not one."""
+    """Return a left-aligned ASCII bytes32 (0x hex) as text, or None for others."""
     raw = bytes.fromhex(value[2:]).rstrip(b"\0")
     if not raw or b"\0" in raw or not all(32 <= byte < 127 for byte in raw):
         return None

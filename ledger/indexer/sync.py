@@ -198,7 +198,8 @@ class Indexer:
         if checkpoint.contract_address != self.target.address.lower():
             raise ChainMismatch(
                 f"The database mirrors the registry at {checkpoint.contract_address}, "
-                f"not {self.target.address}; rebuild it with 'reclaim reindex --replace'."
+                f"not {self.target.address}; rebuild it with "
+                "'reclaim reindex --replace'."
             )
         self._check_contract_code()
 
@@ -233,8 +234,8 @@ class Indexer:
         if self.rpc.code(self.target.address) in ("0x", "", None):
             raise ChainMismatch(
                 f"No contract is deployed at {self.target.address} on chain "
-                f"{self.chain_id} (block {self.rpc.block_number()}): the chain was reset "
-                "or the deployment record belongs to another chain. Nothing was "
+                f"{self.chain_id} (block {self.rpc.block_number()}): the chain was "
+                "reset or the deployment record belongs to another chain. Nothing was "
                 "changed. Point RECLAIM_RPC_URL at the chain of this deployment, or "
                 "deploy again and rebuild the mirror with 'reclaim reindex --replace'."
             )
@@ -250,7 +251,7 @@ class Indexer:
         on_batch: Callable[[BatchResult, int], None] | None = None,
         until: int | None = None,
     ) -> int:
-        """Index up to the current head (or ``until``) and return the last indexed block.
+        """Index up to the head (or ``until``) and return the last indexed block.
 
         ``on_batch`` receives each stored batch and the target block number. While a
         range is stored, a worker thread reads the next one from the node. Only that
@@ -468,7 +469,8 @@ class Indexer:
         blocks = to_block - from_block + 1
         if blocks == 1:
             raise IndexerError(
-                f"The node refuses the logs of block {from_block} alone: {exc.rpc_message}"
+                f"The node refuses the logs of block {from_block} alone: "
+                f"{exc.rpc_message}"
                 " A single block cannot be split further; use a node without this "
                 "response limit."
             ) from exc
@@ -526,11 +528,12 @@ class Indexer:
         if ancestor is None:
             raise ReorgTooDeep(
                 f"The chain replaced block {checkpoint.last_block}, and none of the "
-                f"{len(stored)} stored blocks down to block {max(lowest, 0)} is still on "
-                f"it: the reorganisation is deeper than the finality depth of "
+                f"{len(stored)} stored blocks down to block {max(lowest, 0)} is still "
+                f"on it: the reorganisation is deeper than the finality depth of "
                 f"{self.finality_depth} blocks (RECLAIM_CONFIRMATIONS). The mirror was "
                 "left unchanged at block "
-                f"{checkpoint.last_block}. Rebuild it with 'reclaim reindex --replace', "
+                f"{checkpoint.last_block}. Rebuild it with "
+                "'reclaim reindex --replace', "
                 "and raise RECLAIM_CONFIRMATIONS if such reorganisations are normal on "
                 "this chain."
             )
