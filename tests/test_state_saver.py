@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -233,3 +234,29 @@ def test_chain_status_warns_without_saver(chain: tuple[Path, str]) -> None:
     stopped = subprocess.run(command, env=environment, capture_output=True, text=True)
     assert stopped.returncode == 0, stopped.stderr
     assert "the state saver is not running" in stopped.stderr
+
+
+def test_failed_saver_start_stops_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A missing interpreter is the simplest real failure to start the saver.
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    data_dir = tmp_path / "chain"
+
+    with pytest.raises(FileNotFoundError):
+        anvil.start(data_dir, chain_id=31337, accounts=5)
+
+    assert anvil.read_info(data_dir) is None
+    port = int((data_dir / anvil.PORT_FILE).read_text())
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Binding fails while the node still listens on the port.
+        _wait_for(lambda: _can_bind(sock, port), "the node still listens")
+
+
+def _can_bind(sock: socket.socket, port: int) -> bool:
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    return True

@@ -165,7 +165,13 @@ def start(
 
     _wait_until_ready(info, process)
     if save_while_running:
-        saver_process = start_saver(info, data_dir)
+        try:
+            saver_process = start_saver(info, data_dir)
+        except BaseException:
+            # No anvil.json names the node yet, so no later stop() could find it.
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=STOP_TIMEOUT)
+            raise
         info = AnvilInfo(info.pid, info.port, info.chain_id, saver_process.pid)
     (data_dir / INFO_FILE).write_text(json.dumps(asdict(info)))
     logger.info("Started anvil (pid %d) at %s", info.pid, info.rpc_url)
