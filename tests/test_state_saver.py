@@ -260,3 +260,21 @@ def _can_bind(sock: socket.socket, port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b'{"jsonrpc":"2.0","id":1,"result":null}',
+        b'{"jsonrpc":"2.0","id":1,"result":{"hash":"0x01","number":"zz"}}',
+        b'{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"busy"}}',
+    ],
+)
+def test_head_block_rejects_invalid_reply(
+    faulty_node: tuple[str, type[_FaultyNode]], reply: bytes
+) -> None:
+    url, handler = faulty_node
+    handler.reply = reply
+
+    with pytest.raises(saver.SaveError, match="eth_getBlockByNumber"):
+        saver.head_block(url)

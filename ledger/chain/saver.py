@@ -124,7 +124,12 @@ def head_block(url: str) -> tuple[str, int]:
         connection.close()
     if "error" in answer:
         raise SaveError(f"eth_getBlockByNumber failed: {answer['error']}")
-    return str(answer["result"]["hash"]), int(answer["result"]["number"], 16)
+    try:
+        return str(answer["result"]["hash"]), int(answer["result"]["number"], 16)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SaveError(
+            f"eth_getBlockByNumber returned no valid block: {answer}"
+        ) from exc
 
 
 def record_path(state_file: Path) -> Path:
