@@ -25,7 +25,10 @@ WAIT_SECONDS = 30.0
 
 def _rpc(url: str, method: str, params: list[object]) -> object:
     reply = httpx.post(
-        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        url,
+        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
+        # anvil_mine of 30,000 blocks takes about 10 s.
+        timeout=WAIT_SECONDS,
     ).json()
     return reply["result"]
 
@@ -278,3 +281,32 @@ def test_head_block_rejects_invalid_reply(
 
     with pytest.raises(saver.SaveError, match="eth_getBlockByNumber"):
         saver.head_block(url)
+
+
+def _mine_and_wait_for_save(url: str, state_file: Path, blocks: int) -> None:
+    """Mine ``blocks`` blocks and wait until the saver has saved them all."""
+    _rpc(url, "anvil_mine", [hex(blocks)])
+    _wait_for(
+        lambda: _recorded_number(state_file) == blocks,
+        "the saver did not save the mined blocks",
+    )
+
+
+def test_killed_saver_leaves_no_partial_state(chain: tuple[Path, str]) -> None:
+    data_dir, url = chain
+    state_file = data_dir / anvil.STATE_FILE
+    partial = state_file.with_name(state_file.name + ".saving")
+    info = anvil.read_info(data_dir)
+    assert info is not None and info.saver_pid is not None
+    # 30,000 blocks make a state of about 45 MB, whose save takes most of a second.
+    _mine_and_wait_for_save(url, state_file, 30_000)
+    _rpc(url, "anvil_mine", ["0x1"])
+    _wait_for(partial.exists, "the saver did not start a save")
+    os.kill(info.saver_pid, signal.SIGKILL)
+    _wait_for(lambda: not anvil.saver_running(info), "the killed saver did not exit")
+    assert partial.exists()
+
+    assert anvil.stop(data_dir)
+
+    assert not partial.exists()
+    assert _saved_number(state_file) == 30_001

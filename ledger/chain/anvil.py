@@ -241,6 +241,8 @@ def stop(data_dir: Path) -> bool:
         _wait_for_exit([info.saver_pid], info.saver_pid, "the chain's state saver")
     # anvil's own save at exit makes the saver's description of its last save stale.
     saver.record_path(data_dir / STATE_FILE).unlink(missing_ok=True)
+    # A saver killed during a save leaves its partial state behind.
+    saver.partial_path(data_dir / STATE_FILE).unlink(missing_ok=True)
     # The npm launcher forwards SIGTERM to the anvil binary and exits at once, while
     # the binary may still be writing its state: wait for the whole process group,
     # which start() made its own session.

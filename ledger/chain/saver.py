@@ -137,6 +137,11 @@ def record_path(state_file: Path) -> Path:
     return state_file.with_name(state_file.stem + ".saved.json")
 
 
+def partial_path(state_file: Path) -> Path:
+    """Return the file that a save writes before renaming it over ``state_file``."""
+    return state_file.with_name(state_file.name + ".saving")
+
+
 def read_record(state_file: Path) -> dict[str, object] | None:
     """Return the description of the last save, or None before the first one."""
     try:
@@ -174,7 +179,7 @@ def save_state(url: str, state_file: Path) -> int:
     is decoded and inflated as it arrives, so that memory does not grow with the
     chain.
     """
-    partial = state_file.with_name(state_file.name + ".saving")
+    partial = partial_path(state_file)
     connection, reply = _post(url, "anvil_dumpState", [], SAVE_TIMEOUT)
     try:
         pending = _read_to_result(reply)
@@ -246,6 +251,8 @@ def run(url: str, state_file: Path, node_pid: int, saved_head: tuple[str, int]) 
     ``saved_head`` is the hash and number of the newest block in ``state_file`` now.
     After each save, ``record_path(state_file)`` names the newest block it holds.
     """
+    # A saver killed during a save leaves its partial state behind.
+    partial_path(state_file).unlink(missing_ok=True)
     if state_file.exists():
         write_record(state_file, saved_head, None, state_file.stat().st_mtime)
     schedule = Schedule()
