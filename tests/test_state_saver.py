@@ -310,3 +310,36 @@ def test_killed_saver_leaves_no_partial_state(chain: tuple[Path, str]) -> None:
 
     assert not partial.exists()
     assert _saved_number(state_file) == 30_001
+
+
+# NOTE: anvil 1.7.1 truncates the state file and rewrites it in place when it stops,
+# so a kill during that write destroys the saver's last complete state too.
+@pytest.mark.xfail(
+    strict=True, reason="anvil's exit save overwrites the state file in place"
+)
+def test_kill_during_exit_save_keeps_state(chain: tuple[Path, str]) -> None:
+    data_dir, url = chain
+    state_file = data_dir / anvil.STATE_FILE
+    info = anvil.read_info(data_dir)
+    assert info is not None and info.saver_pid is not None
+    _mine_and_wait_for_save(url, state_file, 30_000)
+    saved_size = state_file.stat().st_size
+
+    # The first steps of anvil.stop, then a SIGKILL while anvil writes its state.
+    os.kill(info.saver_pid, signal.SIGTERM)
+    _wait_for(lambda: not anvil.saver_running(info), "the saver did not stop")
+    group = group_members(info.pid)
+    os.kill(info.pid, signal.SIGTERM)
+    # The write itself takes a few tens of milliseconds, so poll without sleeping.
+    deadline = time.monotonic() + WAIT_SECONDS
+    while state_file.stat().st_size >= saved_size:
+        assert time.monotonic() < deadline, "anvil did not start to write its state"
+    for pid in group:
+        os.kill(pid, signal.SIGKILL)
+    _wait_for(
+        lambda: not any(process_alive(pid) for pid in group),
+        "the killed processes did not exit",
+    )
+
+    restarted = anvil.start(data_dir, chain_id=31337, accounts=5)
+    assert int(_latest(restarted.rpc_url)["number"], 16) == 30_000
