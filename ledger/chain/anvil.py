@@ -163,7 +163,7 @@ def start(
         )
     info = AnvilInfo(pid=process.pid, port=port, chain_id=chain_id)
 
-    _wait_until_ready(info, process)
+    _wait_until_ready(info, process, data_dir / LOG_FILE)
     if save_while_running:
         try:
             saver_process = start_saver(info, data_dir)
@@ -266,14 +266,17 @@ def _wait_for_exit(pids: list[int], pid: int, name: str) -> None:
         time.sleep(0.05)
 
 
-def _wait_until_ready(info: AnvilInfo, process: subprocess.Popen[bytes]) -> None:
+def _wait_until_ready(
+    info: AnvilInfo, process: subprocess.Popen[bytes], log_path: Path
+) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     request = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            # The npm launcher of anvil 1.7.1 exited with code 0 when the binary
+            # rejected its state file, so the binary's error line names the cause.
             raise ChainError(
-                f"anvil exited with code {process.returncode} at start; see its log "
-                "anvil.log in the data folder."
+                f"anvil exited at start: {_last_error(log_path)}. See {log_path}."
             )
         try:
             httpx.post(info.rpc_url, json=request, timeout=1.0).raise_for_status()
@@ -286,3 +289,15 @@ def _wait_until_ready(info: AnvilInfo, process: subprocess.Popen[bytes]) -> None
         f"anvil did not respond at {info.rpc_url} within {START_TIMEOUT:.0f} s; see "
         "anvil.log in the data folder."
     )
+
+
+def _last_error(log_path: Path) -> str:
+    """Return the last line of the log that starts with ``error:``, or a fallback."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 8192))
+            lines = log.read().decode(errors="replace").splitlines()
+    except OSError as exc:
+        return f"its log could not be read ({exc})"
+    errors = [line.strip() for line in lines if line.startswith("error:")]
+    return errors[-1] if errors else "no error line in its log"
