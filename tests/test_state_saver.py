@@ -360,3 +360,39 @@ def test_start_names_invalid_state_file(tmp_path: Path) -> None:
     assert str(state_file) in message
     assert "code 0" not in message
     assert anvil.read_info(data_dir) is None
+
+
+def test_block_before_saver_start_is_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A writer that reaches the node before start() starts the saver mines a block
+    # that the saver's starting head already includes.
+    start_saver = anvil.start_saver
+
+    def start_after_a_block(
+        info: anvil.AnvilInfo, data_dir: Path
+    ) -> subprocess.Popen[bytes]:
+        _rpc(info.rpc_url, "anvil_mine", ["0x1"])
+        return start_saver(info, data_dir)
+
+    monkeypatch.setattr(anvil, "start_saver", start_after_a_block)
+    data_dir = tmp_path / "chain"
+    state_file = data_dir / anvil.STATE_FILE
+    try:
+        for expected in (1, 2):
+            anvil.start(data_dir, chain_id=31337, accounts=5)
+            _wait_for(
+                lambda: _recorded_number(state_file) == expected,  # noqa: B023
+                f"the saver did not save block {expected}",
+            )
+            assert _saved_number(state_file) == expected
+            # Stopped by SIGKILL, so that only the saver's save is on disk.
+            info = anvil.read_info(data_dir)
+            assert info is not None and info.saver_pid is not None
+            os.killpg(info.pid, signal.SIGKILL)
+            _wait_for(
+                lambda: not anvil.saver_running(info),  # noqa: B023
+                "the saver outlived its node",
+            )
+    finally:
+        anvil.stop(data_dir)

@@ -181,8 +181,8 @@ def start(
 def start_saver(info: AnvilInfo, data_dir: Path) -> subprocess.Popen[bytes]:
     """Start the state saver of the node ``info`` in a session of its own.
 
-    The node's newest block when the saver starts is the one its state file holds,
-    so that blocks mined before the saver's first look are saved too.
+    The saver receives the node's newest block and saves soon unless the state file
+    ends at that block, so that blocks mined before its first look are saved too.
     """
     request = {
         "jsonrpc": "2.0",

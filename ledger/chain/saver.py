@@ -31,6 +31,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -245,18 +246,38 @@ def _inflate_to(reply: http.client.HTTPResponse, pending: bytes, path: Path) -> 
     return written
 
 
+def state_block_number(state_file: Path) -> int | None:
+    """Return the number of the newest block in ``state_file``, None if unknown.
+
+    anvil 1.7.1 writes the state's block environment first, so the number is read
+    from the file's first bytes alone.
+    """
+    try:
+        with open(state_file, "rb") as file:
+            start = file.read(200)
+    except OSError:
+        return None
+    match = re.match(rb'\{"block":\{"number":"0x([0-9a-fA-F]+)"', start)
+    return None if match is None else int(match.group(1), 16)
+
+
 def run(url: str, state_file: Path, node_pid: int, saved_head: tuple[str, int]) -> None:
     """Save the state of the node at ``url`` until process ``node_pid`` is gone.
 
-    ``saved_head`` is the hash and number of the newest block in ``state_file`` now.
+    ``saved_head`` is the hash and number of the node's newest block as the saver
+    starts.
     After each save, ``record_path(state_file)`` names the newest block it holds.
     """
     # A saver killed during a save leaves its partial state behind.
     partial_path(state_file).unlink(missing_ok=True)
-    if state_file.exists():
-        write_record(state_file, saved_head, None, state_file.stat().st_mtime)
     schedule = Schedule()
     head = saved_head
+    if state_block_number(state_file) == saved_head[1]:
+        write_record(state_file, saved_head, None, state_file.stat().st_mtime)
+    elif state_file.exists() or saved_head[1] > 0:
+        # A block mined between the node's start and the caller's look at its head
+        # is in neither the file nor a later save unless this save is due.
+        schedule.head_changed(time.monotonic())
     failures = 0
     while process_alive(node_pid):
         time.sleep(POLL_SECONDS)
