@@ -137,6 +137,7 @@ def start(
         return running
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    _keep_complete_state(data_dir / STATE_FILE)
     port = port or _previous_port(data_dir) or free_port()
     (data_dir / PORT_FILE).write_text(str(port))
     command = [
@@ -243,15 +244,57 @@ def stop(data_dir: Path) -> bool:
     saver.record_path(data_dir / STATE_FILE).unlink(missing_ok=True)
     # A saver killed during a save leaves its partial state behind.
     saver.partial_path(data_dir / STATE_FILE).unlink(missing_ok=True)
+    # anvil 1.7.1 rewrites its state file in place when it stops. The last complete
+    # state moves aside first, so that a kill during that write cannot destroy it.
+    state_file = data_dir / STATE_FILE
+    if state_file.exists():
+        os.replace(state_file, _previous_path(state_file))
     # The npm launcher forwards SIGTERM to the anvil binary and exits at once, while
     # the binary may still be writing its state: wait for the whole process group,
     # which start() made its own session.
     group = group_members(info.pid) or [info.pid]
     os.kill(info.pid, signal.SIGTERM)
     _wait_for_exit(group, info.pid, "anvil")
+    _keep_complete_state(state_file)
     (data_dir / INFO_FILE).unlink(missing_ok=True)
     logger.info("Stopped anvil (pid %d); state saved in %s", info.pid, data_dir)
     return True
+
+
+def _previous_path(state_file: Path) -> Path:
+    return state_file.with_name(state_file.name + ".previous")
+
+
+def _keep_complete_state(state_file: Path) -> None:
+    """Keep the state anvil wrote at its stop if complete, else the one before it.
+
+    The state set aside by ``stop`` is removed once anvil's own write is complete.
+    After a stop that was killed during that write, or before it, the earlier state
+    replaces the partial or missing one, and the blocks since it are lost.
+    """
+    previous = _previous_path(state_file)
+    if not previous.exists():
+        return
+    if _ends_json_object(state_file):
+        previous.unlink()
+        return
+    os.replace(previous, state_file)
+    logger.warning(
+        "The chain's last stop did not finish writing %s; restored the state saved "
+        "before that stop. Blocks mined after that save are lost.",
+        state_file,
+    )
+
+
+def _ends_json_object(path: Path) -> bool:
+    """Return whether ``path`` exists and its last non-blank byte closes an object."""
+    try:
+        with open(path, "rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 64))
+            tail = file.read().rstrip()
+    except OSError:
+        return False
+    return tail.endswith(b"}")
 
 
 def _wait_for_exit(pids: list[int], pid: int, name: str) -> None:

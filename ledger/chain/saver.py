@@ -265,8 +265,8 @@ def run(url: str, state_file: Path, node_pid: int, saved_head: tuple[str, int]) 
     """Save the state of the node at ``url`` until process ``node_pid`` is gone.
 
     ``saved_head`` is the hash and number of the node's newest block as the saver
-    starts.
-    After each save, ``record_path(state_file)`` names the newest block it holds.
+    starts. After each save, ``record_path(state_file)`` names the newest block it
+    contains.
     """
     # A saver killed during a save leaves its partial state behind.
     partial_path(state_file).unlink(missing_ok=True)
