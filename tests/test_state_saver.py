@@ -337,6 +337,7 @@ def test_kill_during_exit_save_keeps_state(chain: tuple[Path, str]) -> None:
 
     restarted = anvil.start(data_dir, chain_id=31337, accounts=5)
     assert int(_latest(restarted.rpc_url)["number"], 16) == 30_000
+    assert not (data_dir / f"{anvil.STATE_FILE}.previous").exists()
 
 
 def _file_size(path: Path) -> int | None:
@@ -346,22 +347,33 @@ def _file_size(path: Path) -> int | None:
         return None
 
 
-def test_start_restores_state_of_killed_stop(chain: tuple[Path, str]) -> None:
+@pytest.mark.parametrize(
+    "partial",
+    [
+        '{"block":{"number":"0x',
+        # Ends in a brace, so only anvil's own parse finds it incomplete.
+        '{"block":{"number":"0x1"},"accounts":{}',
+    ],
+)
+def test_start_restores_state_of_killed_stop(
+    chain: tuple[Path, str], partial: str
+) -> None:
     data_dir, url = chain
     state_file = data_dir / anvil.STATE_FILE
+    previous = data_dir / f"{anvil.STATE_FILE}.previous"
     _rpc(url, "anvil_mine", ["0x4"])
     head = _latest(url)
     assert anvil.stop(data_dir)
-    assert not (data_dir / f"{anvil.STATE_FILE}.previous").exists()
-    # What a stop killed during anvil's write leaves: the state set aside and the
-    # start of a new file.
-    os.replace(state_file, data_dir / f"{anvil.STATE_FILE}.previous")
-    state_file.write_text('{"block":{"number":"0x')
+    # What a stop killed during anvil's write leaves: the complete state set aside
+    # and the start of a new file.
+    os.replace(state_file, previous)
+    state_file.write_text(partial)
 
     restarted = anvil.start(data_dir, chain_id=31337, accounts=5)
 
     assert _latest(restarted.rpc_url)["hash"] == head["hash"]
-    assert not (data_dir / f"{anvil.STATE_FILE}.previous").exists()
+    assert not previous.exists()
+    assert (data_dir / f"{anvil.STATE_FILE}.invalid").read_text() == partial
 
 
 def test_start_names_invalid_state_file(tmp_path: Path) -> None:

@@ -137,7 +137,10 @@ def start(
         return running
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    _keep_complete_state(data_dir / STATE_FILE)
+    state_file = data_dir / STATE_FILE
+    previous = _previous_path(state_file)
+    if previous.exists() and not _ends_json_object(state_file):
+        _restore_previous(state_file, "is missing or incomplete")
     port = port or _previous_port(data_dir) or free_port()
     (data_dir / PORT_FILE).write_text(str(port))
     command = [
@@ -152,19 +155,19 @@ def start(
         str(accounts),
         "--mnemonic",
         DEV_MNEMONIC,
-        *chain_flags(data_dir / STATE_FILE, state_history),
+        *chain_flags(state_file, state_history),
     ]
-    with open(data_dir / LOG_FILE, "ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    info = AnvilInfo(pid=process.pid, port=port, chain_id=chain_id)
-
-    _wait_until_ready(info, process, data_dir / LOG_FILE)
+    try:
+        process, info = _launch(command, data_dir, port, chain_id)
+    except ChainError as exc:
+        if not previous.exists():
+            raise
+        # A state cut short may still end in a brace, so anvil's own parse is the
+        # real check of the file that the last stop wrote.
+        _restore_previous(state_file, f"was rejected by anvil ({exc})")
+        process, info = _launch(command, data_dir, port, chain_id)
+    # anvil loaded the state, so the copy kept by the last stop is no longer needed.
+    previous.unlink(missing_ok=True)
     if save_while_running:
         try:
             saver_process = start_saver(info, data_dir)
@@ -245,7 +248,8 @@ def stop(data_dir: Path) -> bool:
     # A saver killed during a save leaves its partial state behind.
     saver.partial_path(data_dir / STATE_FILE).unlink(missing_ok=True)
     # anvil 1.7.1 rewrites its state file in place when it stops. The last complete
-    # state moves aside first, so that a kill during that write cannot destroy it.
+    # state moves aside first, so that a kill during that write cannot destroy it,
+    # and stays there until the next start has loaded the new file.
     state_file = data_dir / STATE_FILE
     if state_file.exists():
         os.replace(state_file, _previous_path(state_file))
@@ -255,34 +259,47 @@ def stop(data_dir: Path) -> bool:
     group = group_members(info.pid) or [info.pid]
     os.kill(info.pid, signal.SIGTERM)
     _wait_for_exit(group, info.pid, "anvil")
-    _keep_complete_state(state_file)
     (data_dir / INFO_FILE).unlink(missing_ok=True)
     logger.info("Stopped anvil (pid %d); state saved in %s", info.pid, data_dir)
     return True
+
+
+def _launch(
+    command: list[str], data_dir: Path, port: int, chain_id: int
+) -> tuple[subprocess.Popen[bytes], AnvilInfo]:
+    """Run ``command`` in a session of its own and wait until the node responds."""
+    with open(data_dir / LOG_FILE, "ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    info = AnvilInfo(pid=process.pid, port=port, chain_id=chain_id)
+    _wait_until_ready(info, process, data_dir / LOG_FILE)
+    return process, info
 
 
 def _previous_path(state_file: Path) -> Path:
     return state_file.with_name(state_file.name + ".previous")
 
 
-def _keep_complete_state(state_file: Path) -> None:
-    """Keep the state anvil wrote at its stop if complete, else the one before it.
+def _restore_previous(state_file: Path, problem: str) -> None:
+    """Put the state that the last stop kept aside back in place of ``state_file``.
 
-    The state set aside by ``stop`` is removed once anvil's own write is complete.
-    After a stop that was killed during that write, or before it, the earlier state
-    replaces the partial or missing one, and the blocks since it are lost.
+    ``stop`` keeps it until the next start has loaded the state anvil wrote. The
+    blocks mined after it was saved are lost.
     """
-    previous = _previous_path(state_file)
-    if not previous.exists():
-        return
-    if _ends_json_object(state_file):
-        previous.unlink()
-        return
-    os.replace(previous, state_file)
+    if state_file.exists():
+        os.replace(state_file, state_file.with_name(state_file.name + ".invalid"))
+    os.replace(_previous_path(state_file), state_file)
     logger.warning(
-        "The chain's last stop did not finish writing %s; restored the state saved "
-        "before that stop. Blocks mined after that save are lost.",
+        "The chain state %s %s; restored the state saved before the last stop. Blocks "
+        "mined after that save are lost, and the rejected file is kept as %s.invalid.",
         state_file,
+        problem,
+        state_file.name,
     )
 
 
