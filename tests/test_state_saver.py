@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -54,15 +54,15 @@ def _recorded_number(state_file: Path) -> object:
     return None if record is None else record["block_number"]
 
 
-def _wait_for(condition: object, what: str) -> None:
+def _wait_for(condition: Callable[[], bool], failure: str) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {WAIT_SECONDS:.0f} s")
+            raise AssertionError(f"{failure} within {WAIT_SECONDS:.0f} s")
         time.sleep(0.1)
 
 
-def test_blocks_saved_while_running_survive_a_crash(chain: tuple[Path, str]) -> None:
+def test_saved_blocks_survive_crash(chain: tuple[Path, str]) -> None:
     data_dir, url = chain
     _rpc(url, "anvil_mine", ["0x5"])
     head = _latest(url)
@@ -100,7 +100,7 @@ def test_blocks_saved_while_running_survive_a_crash(chain: tuple[Path, str]) -> 
     )
 
 
-def test_stop_ends_the_saver_before_the_node(chain: tuple[Path, str]) -> None:
+def test_stop_ends_saver_first(chain: tuple[Path, str]) -> None:
     data_dir, url = chain
     info = anvil.read_info(data_dir)
     assert info is not None and info.saver_pid is not None
@@ -115,16 +115,14 @@ def test_stop_ends_the_saver_before_the_node(chain: tuple[Path, str]) -> None:
     assert _saved_number(data_dir / anvil.STATE_FILE) == int(head["number"], 16)
 
 
-def test_saver_exits_when_the_node_is_gone(chain: tuple[Path, str]) -> None:
+def test_saver_exits_without_node(chain: tuple[Path, str]) -> None:
     data_dir, _ = chain
     info = anvil.read_info(data_dir)
     assert info is not None and info.saver_pid is not None
+    saver_pid = info.saver_pid
     os.killpg(info.pid, signal.SIGKILL)
 
-    _wait_for(
-        lambda: not process_alive(info.saver_pid),  # type: ignore[arg-type]
-        "the saver outlived its node",
-    )
+    _wait_for(lambda: not process_alive(saver_pid), "the saver outlived its node")
 
 
 def test_schedule_backs_off_after_slow_save() -> None:

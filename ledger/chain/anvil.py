@@ -188,13 +188,7 @@ def start_saver(info: AnvilInfo, data_dir: Path) -> subprocess.Popen[bytes]:
     The saver receives the node's newest block and saves soon unless the state file
     ends at that block, so that blocks mined before its first look are saved too.
     """
-    request = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "eth_getBlockByNumber",
-        "params": ["latest", False],
-    }
-    reply = httpx.post(info.rpc_url, json=request, timeout=START_TIMEOUT).json()
+    head_hash, head_number = saver.head_block(info.rpc_url)
     command = [
         sys.executable,
         "-m",
@@ -202,8 +196,8 @@ def start_saver(info: AnvilInfo, data_dir: Path) -> subprocess.Popen[bytes]:
         info.rpc_url,
         str(data_dir / STATE_FILE),
         str(info.pid),
-        reply["result"]["hash"],
-        str(int(reply["result"]["number"], 16)),
+        head_hash,
+        str(head_number),
     ]
     with open(data_dir / LOG_FILE, "ab") as log:
         return subprocess.Popen(
@@ -240,7 +234,7 @@ def stop(data_dir: Path) -> bool:
 
     # The saver stops first, so that its last save cannot replace the state anvil
     # writes when it stops.
-    if info.saver_pid is not None and saver_running(info):
+    if info.saver_pid is not None and process_alive(info.saver_pid):
         os.kill(info.saver_pid, signal.SIGTERM)
         _wait_for_exit([info.saver_pid], info.saver_pid, "the chain's state saver")
     # anvil's own save at exit makes the saver's description of its last save stale.
