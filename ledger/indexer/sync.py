@@ -14,6 +14,9 @@ there. A reorganisation deeper than ``finality_depth`` stops the indexer with
 
 Ranges adapt to the node: a refused range is cut down (to the size the node proposes,
 or in half) down to one block, and grows again after successes.
+
+A long backfill drops the secondary indexes of the event tables and builds them again
+when it reaches the head (see :mod:`ledger.indexer.indexes`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ from sqlalchemy import Engine
 
 from ledger.errors import ChainError, IndexerError
 from ledger.indexer.decode import DecodedEvent, EventDecoder, UndecodableLog
+from ledger.indexer.indexes import (
+    BULK_BACKFILL_EVENTS,
+    build_indexes,
+    drop_indexes,
+    missing_indexes,
+    stored_events,
+)
 from ledger.indexer.rpc import LogRangeTooLarge, MissingBlocks, RpcClient
 from ledger.indexer.store import (
     Checkpoint,
@@ -138,6 +148,9 @@ class Indexer:
         # The prune_below of this indexer's last stored batch. No block row without
         # events is below it. None until the first batch, which prunes from block 0.
         self._pruned_below: int | None = None
+        # False until this indexer has checked that no deferrable index is missing,
+        # and again while a backfill of its own runs without them.
+        self._indexes_ready = False
         self.chain_id = rpc.chain_id()
         self.genesis_hash = str(rpc.headers([0])[0]["hash"]).lower()
 
@@ -257,12 +270,17 @@ class Indexer:
         range is stored, a worker thread reads the next one from the node. Only that
         thread calls the node until its read is taken or discarded, and only the
         calling thread writes to the database.
+
+        The first range read decides whether this run is a bulk backfill, which
+        builds the event tables' secondary indexes at its end instead of updating
+        them with every event.
         """
         checkpoint = self.prepare()
         last = checkpoint.last_block
         head = self._head(until)
         inconsistent = 0
         ahead: _ReadAhead | None = None
+        first_read = True
         try:
             while last < head:
                 if ahead is None or ahead.from_block != last + 1:
@@ -272,6 +290,9 @@ class Indexer:
                 try:
                     read = reading.result()
                     self._fit_range(read)
+                    if first_read:
+                        self._plan_indexes(read, head)
+                        first_read = False
                     if read.to_block < head:
                         ahead = _ReadAhead(self, read.to_block + 1, head)
                     result = self._store_range(read)
@@ -308,6 +329,8 @@ class Indexer:
             # the process.
             _discard(ahead)
             raise
+        if not self._indexes_ready:
+            self._build_missing_indexes()
         return last
 
     def follow(
@@ -435,6 +458,43 @@ class Indexer:
         return result
 
     # ------------------------------------------------------------- internals
+
+    def _plan_indexes(self, read: _RangeRead, head: int) -> None:
+        """Drop the deferrable indexes if ``read`` starts a bulk backfill.
+
+        The events still to read are estimated from the density of the first range.
+        Building an index again reads the whole table, so a bulk backfill must add
+        more events than the mirror holds, and at least BULK_BACKFILL_EVENTS.
+        """
+        blocks = read.to_block - read.from_block + 1
+        expected = len(read.events) * (head - read.from_block + 1) // blocks
+        if expected < BULK_BACKFILL_EVENTS:
+            return
+        with self.engine.connect() as connection:
+            stored = stored_events(connection)
+        if expected < stored:
+            return
+        dropped = drop_indexes(self.engine)
+        self._indexes_ready = False
+        logger.info(
+            "About %d events to read up to block %d: dropped %d secondary indexes of "
+            "the event tables, to build them once the backfill reaches that block.",
+            expected,
+            head,
+            len(dropped),
+        )
+
+    def _build_missing_indexes(self) -> None:
+        """Build the deferrable indexes that the database lacks."""
+        with self.engine.connect() as connection:
+            missing = missing_indexes(connection)
+        if missing:
+            logger.info(
+                "Building %d secondary indexes of the event tables.", len(missing)
+            )
+            seconds = build_indexes(self.engine, missing)
+            logger.info("Built the indexes in %.1f s.", seconds)
+        self._indexes_ready = True
 
     def _head(self, until: int | None) -> int:
         head = self.safe_head()
