@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -59,13 +60,19 @@ def test_bulk_backfill_indexes_at_head(
     def look(_batch: BatchResult, _head: int) -> None:
         missing_per_batch.append(_missing_names(ledger, database_url))
 
+    gc.unfreeze()
     indexer = new_indexer(ledger, ledger.engine, log_range=4)
-    assert indexer.run_to_head(look) == head
+    try:
+        assert indexer.run_to_head(look) == head
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
 
     assert len(missing_per_batch) > 2
     assert all(names == ALL_NAMES for names in missing_per_batch)
     assert _missing_names(ledger, database_url) == set()
     assert mirror_digest(ledger.engine) == clean_digest(ledger, tmp_path, head)
+    assert frozen > 0
 
 
 def test_short_backfill_keeps_indexes(
