@@ -9,7 +9,7 @@ store a transfer (docs/benchmarks.md has the figures). Building an index once fr
 finished table sorts its keys in one pass instead.
 
 So a backfill that is expected to add many events, and more than the mirror already
-holds, drops these indexes first and builds them again when it reaches the head. The
+contains, drops these indexes first and builds them again when it reaches the head. The
 unique constraints stay, because the indexer relies on them. A backfill interrupted in
 between leaves the indexes missing until the next run of the indexer builds them.
 """
@@ -47,7 +47,7 @@ def deferrable_indexes() -> list[Index]:
 
 
 def stored_events(connection: Connection) -> int:
-    """Return the number of events the mirror holds."""
+    """Return the number of events stored in the mirror."""
     return int(connection.execute(select(func.count(RawEvent.id))).scalar_one())
 
 

@@ -465,7 +465,7 @@ class Indexer:
 
         The events still to read are estimated from the density of the first range.
         Building an index again reads the whole table, so a bulk backfill must add
-        more events than the mirror holds, and at least BULK_BACKFILL_EVENTS.
+        more events than the mirror contains, and at least BULK_BACKFILL_EVENTS.
         """
         blocks = read.to_block - read.from_block + 1
         expected = len(read.events) * (head - read.from_block + 1) // blocks
