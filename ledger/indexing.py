@@ -41,7 +41,7 @@ def run_index(
     head = indexer.safe_head() if until is None else min(indexer.safe_head(), until)
     if head <= checkpoint.last_block:
         # The mirror is at the head, so a bar would only show an empty "0/0".
-        return indexer.run_to_head(until=until)
+        return indexer.run_to_head(until=until, bulk_backfill=True)
     with progress_bar() as progress:
         task = progress.add_task("Indexing blocks", total=head - checkpoint.last_block)
         last = indexer.run_to_head(
@@ -49,6 +49,7 @@ def run_index(
                 task, advance=batch.to_block - batch.from_block + 1
             ),
             until=until,
+            bulk_backfill=True,
         )
     return last
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from indexer_support import (
 )
 
 from ledger.context import Ledger
-from ledger.db.engine import open_database
+from ledger.db.engine import make_engine, open_database
 from ledger.indexer import sync
 from ledger.indexer.digest import mirror_digest
 from ledger.indexer.indexes import deferrable_indexes, missing_indexes
@@ -23,9 +24,19 @@ from ledger.indexer.sync import BatchResult
 
 ALL_NAMES = {str(index.name) for index in deferrable_indexes()}
 
+BatchCallback = Callable[[BatchResult, int], None]
+
 
 class Interrupted(Exception):
     """An error that stops a backfill between batches, as a crash would."""
+
+
+@pytest.fixture(autouse=True)
+def unfrozen_collector() -> Iterator[None]:
+    """Start each test with no frozen objects, and leave none for later tests."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
 
 
 def _busy_chain(ledger: Ledger) -> int:
@@ -36,13 +47,27 @@ def _busy_chain(ledger: Ledger) -> int:
     return int(ledger.w3.eth.block_number)
 
 
-def _missing_names(ledger: Ledger, database_url: str) -> set[str]:
-    engine = open_database(database_url)
+def _missing_names(database_url: str) -> set[str]:
+    # make_engine does not migrate, so looking builds no index.
+    engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
             return {str(index.name) for index in missing_indexes(connection)}
     finally:
         engine.dispose()
+
+
+def _recorder(database_url: str, seen: list[set[str]]) -> BatchCallback:
+    """Return a batch callback that appends the missing index names to ``seen``."""
+
+    def record(_batch: BatchResult, _head: int) -> None:
+        seen.append(_missing_names(database_url))
+
+    return record
+
+
+def _interrupt(_batch: BatchResult, _head: int) -> None:
+    raise Interrupted()
 
 
 def test_bulk_backfill_indexes_at_head(
@@ -55,24 +80,39 @@ def test_bulk_backfill_indexes_at_head(
     ledger = open_test_ledger(data_dir, database_url)
     head = _busy_chain(ledger)
     monkeypatch.setattr(sync, "BULK_BACKFILL_EVENTS", 5)
-    missing_per_batch: list[set[str]] = []
+    seen: list[set[str]] = []
 
-    def look(_batch: BatchResult, _head: int) -> None:
-        missing_per_batch.append(_missing_names(ledger, database_url))
-
-    gc.unfreeze()
     indexer = new_indexer(ledger, ledger.engine, log_range=4)
-    try:
-        assert indexer.run_to_head(look) == head
-        frozen = gc.get_freeze_count()
-    finally:
-        gc.unfreeze()
+    last = indexer.run_to_head(_recorder(database_url, seen), bulk_backfill=True)
 
-    assert len(missing_per_batch) > 2
-    assert all(names == ALL_NAMES for names in missing_per_batch)
-    assert _missing_names(ledger, database_url) == set()
+    assert last == head
+    assert len(seen) > 2
+    # PostgreSQL keeps its indexes during a bulk backfill.
+    expected = ALL_NAMES if database_url.startswith("sqlite") else set()
+    assert all(names == expected for names in seen)
+    assert _missing_names(database_url) == set()
+    assert gc.get_freeze_count() > 0
     assert mirror_digest(ledger.engine) == clean_digest(ledger, tmp_path, head)
-    assert frozen > 0
+
+
+def test_catch_up_keeps_indexes(
+    chain: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    _busy_chain(ledger)
+    monkeypatch.setattr(sync, "BULK_BACKFILL_EVENTS", 1)
+    seen: list[set[str]] = []
+
+    # Without bulk_backfill, as the API catches up before a sale.
+    new_indexer(ledger, ledger.engine, log_range=4).run_to_head(
+        _recorder(database_url, seen)
+    )
+
+    assert len(seen) > 2
+    assert all(names == set() for names in seen)
+    assert gc.get_freeze_count() == 0
 
 
 def test_short_backfill_keeps_indexes(
@@ -81,40 +121,55 @@ def test_short_backfill_keeps_indexes(
     data_dir, _ = chain
     ledger = open_test_ledger(data_dir, database_url)
     _busy_chain(ledger)
-    missing_per_batch: list[set[str]] = []
+    seen: list[set[str]] = []
 
-    def look(_batch: BatchResult, _head: int) -> None:
-        missing_per_batch.append(_missing_names(ledger, database_url))
+    new_indexer(ledger, ledger.engine, log_range=4).run_to_head(
+        _recorder(database_url, seen), bulk_backfill=True
+    )
 
-    new_indexer(ledger, ledger.engine, log_range=4).run_to_head(look)
-
-    assert len(missing_per_batch) > 2
-    assert all(names == set() for names in missing_per_batch)
+    assert len(seen) > 2
+    assert all(names == set() for names in seen)
 
 
 def test_interrupted_backfill_indexes_next_run(
-    chain: tuple[Path, str],
-    database_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    chain: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    database_url = f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
     data_dir, _ = chain
     ledger = open_test_ledger(data_dir, database_url)
     head = _busy_chain(ledger)
     monkeypatch.setattr(sync, "BULK_BACKFILL_EVENTS", 5)
 
-    def stop(_batch: BatchResult, _head: int) -> None:
-        raise Interrupted()
-
     with pytest.raises(Interrupted):
-        new_indexer(ledger, ledger.engine, log_range=4).run_to_head(stop)
-    assert _missing_names(ledger, database_url) == ALL_NAMES
+        new_indexer(ledger, ledger.engine, log_range=4).run_to_head(
+            _interrupt, bulk_backfill=True
+        )
+    assert _missing_names(database_url) == ALL_NAMES
 
     # A new indexer, with too few blocks left for a bulk backfill.
     monkeypatch.setattr(sync, "BULK_BACKFILL_EVENTS", 10_000)
-    assert new_indexer(ledger, ledger.engine).run_to_head() == head
-    assert _missing_names(ledger, database_url) == set()
+    assert new_indexer(ledger, ledger.engine).run_to_head(bulk_backfill=True) == head
+    assert _missing_names(database_url) == set()
     assert mirror_digest(ledger.engine) == clean_digest(ledger, tmp_path, head)
+
+
+def test_open_database_builds_missing_indexes(
+    chain: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
+    data_dir, _ = chain
+    ledger = open_test_ledger(data_dir, database_url)
+    _busy_chain(ledger)
+    monkeypatch.setattr(sync, "BULK_BACKFILL_EVENTS", 5)
+    with pytest.raises(Interrupted):
+        new_indexer(ledger, ledger.engine, log_range=4).run_to_head(
+            _interrupt, bulk_backfill=True
+        )
+    assert _missing_names(database_url) == ALL_NAMES
+
+    open_database(database_url).dispose()
+
+    assert _missing_names(database_url) == set()
 
 
 def test_no_bulk_over_larger_mirror(
@@ -131,11 +186,11 @@ def test_no_bulk_over_larger_mirror(
     send_transfer(ledger, 7, 5)
     send_transfer(ledger, 8, 5)
     monkeypatch.setattr(sync, "BULK_BACKFILL_EVENTS", 1)
-    missing_per_batch: list[set[str]] = []
+    seen: list[set[str]] = []
 
-    def look(_batch: BatchResult, _head: int) -> None:
-        missing_per_batch.append(_missing_names(ledger, database_url))
+    new_indexer(ledger, ledger.engine).run_to_head(
+        _recorder(database_url, seen), bulk_backfill=True
+    )
 
-    new_indexer(ledger, ledger.engine).run_to_head(look)
-
-    assert missing_per_batch == [set()]
+    assert seen == [set()]
+    assert gc.get_freeze_count() == 0

@@ -20,6 +20,7 @@ from sqlalchemy.exc import (
 )
 
 from ledger.errors import ConfigurationError
+from ledger.indexer.indexes import missing_indexes
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ def migrate(engine: Engine) -> None:
     before each DDL statement on its own, so a kill in the middle of a first
     migration would leave tables without a recorded revision. On SQLite the
     migration therefore runs on a connection where the transaction is begun
-    explicitly and covers the DDL too.
+    explicitly and covers the DDL too. Missing secondary indexes of the event
+    tables, which an interrupted bulk backfill leaves, are built after it.
     """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -87,6 +89,9 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        # A bulk backfill that was interrupted left these indexes dropped.
+        for index in missing_indexes(connection):
+            index.create(connection)
 
 
 def _transactional_ddl_engine(engine: Engine) -> Engine:

@@ -8,10 +8,11 @@ cache. With the by-lot index of ``transfers``, SQLite took more than twice as lo
 store a transfer (docs/benchmarks.md has the figures). Building an index once from the
 finished table sorts its keys in one pass instead.
 
-So a backfill that is expected to add many events, and more than the mirror already
-contains, drops these indexes first and builds them again when it reaches the head. The
-unique constraints stay, because the indexer relies on them. A backfill interrupted in
-between leaves the indexes missing until the next run of the indexer builds them.
+So a bulk backfill on SQLite, one that is expected to add many events and more than
+the mirror already contains, drops these indexes first and builds them again when it
+reaches the head. The unique constraints stay, because the indexer relies on them. A
+backfill interrupted in between leaves the indexes missing until the next indexer run
+or the next opening of the database builds them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ logger = logging.getLogger(__name__)
 # The smallest number of events a backfill must be expected to add before the
 # indexes are dropped. Below it, building an index again costs more than it saves.
 BULK_BACKFILL_EVENTS = 50_000
+
+
+# NOTE: a migration that drops or replaces one of these indexes meets a database where
+# an interrupted backfill already dropped it, so it should drop with IF EXISTS.
 
 
 def deferrable_indexes() -> list[Index]:

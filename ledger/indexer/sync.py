@@ -15,8 +15,8 @@ there. A reorganisation deeper than ``finality_depth`` stops the indexer with
 Ranges adapt to the node: a refused range is cut down (to the size the node proposes,
 or in half) down to one block, and grows again after successes.
 
-A long backfill drops the secondary indexes of the event tables and builds them again
-when it reaches the head (see :mod:`ledger.indexer.indexes`).
+A bulk backfill on SQLite drops the secondary indexes of the event tables and builds
+them again when it reaches the head (see :mod:`ledger.indexer.indexes`).
 """
 
 from __future__ import annotations
@@ -264,6 +264,7 @@ class Indexer:
         self,
         on_batch: Callable[[BatchResult, int], None] | None = None,
         until: int | None = None,
+        bulk_backfill: bool = False,
     ) -> int:
         """Index up to the head (or ``until``) and return the last indexed block.
 
@@ -272,16 +273,17 @@ class Indexer:
         thread calls the node until its read is taken or discarded, and only the
         calling thread writes to the database.
 
-        The first range read decides whether this run is a bulk backfill, which
-        builds the event tables' secondary indexes at its end instead of updating
-        them with every event.
+        With ``bulk_backfill``, the first range read decides whether this run is a
+        bulk backfill (see :meth:`_plan_bulk_backfill`). Only a process that runs
+        the indexer alone should ask for it, as ``reclaim index`` does, because
+        readers of the mirror lose the event tables' secondary indexes meanwhile.
         """
         checkpoint = self.prepare()
         last = checkpoint.last_block
         head = self._head(until)
         inconsistent = 0
         ahead: _ReadAhead | None = None
-        first_read = True
+        first_read = bulk_backfill
         try:
             while last < head:
                 if ahead is None or ahead.from_block != last + 1:
@@ -292,7 +294,7 @@ class Indexer:
                     read = reading.result()
                     self._fit_range(read)
                     if first_read:
-                        self._plan_indexes(read, head)
+                        self._plan_bulk_backfill(read, head)
                         first_read = False
                     if read.to_block < head:
                         ahead = _ReadAhead(self, read.to_block + 1, head)
@@ -460,12 +462,15 @@ class Indexer:
 
     # ------------------------------------------------------------- internals
 
-    def _plan_indexes(self, read: _RangeRead, head: int) -> None:
-        """Drop the deferrable indexes if ``read`` starts a bulk backfill.
+    def _plan_bulk_backfill(self, read: _RangeRead, head: int) -> None:
+        """Prepare a bulk backfill if ``read`` starts one.
 
         The events still to read are estimated from the density of the first range.
         Building an index again reads the whole table, so a bulk backfill must add
         more events than the mirror contains, and at least BULK_BACKFILL_EVENTS.
+        On SQLite it drops the deferrable indexes, to build them at the head. A
+        PostgreSQL backfill keeps them: it gained nothing measurable from dropping
+        them, and each drop waits for every open transaction that read its table.
         """
         blocks = read.to_block - read.from_block + 1
         expected = len(read.events) * (head - read.from_block + 1) // blocks
@@ -475,16 +480,17 @@ class Indexer:
             stored = stored_events(connection)
         if expected < stored:
             return
-        dropped = drop_indexes(self.engine)
-        self._indexes_ready = False
         _freeze_loaded_objects()
+        if self.engine.dialect.name != "sqlite":
+            return
         logger.info(
-            "About %d events to read up to block %d: dropped %d secondary indexes of "
-            "the event tables, to build them once the backfill reaches that block.",
+            "About %d events to read up to block %d: dropping the secondary indexes "
+            "of the event tables, to build them once the backfill reaches that block.",
             expected,
             head,
-            len(dropped),
         )
+        self._indexes_ready = False
+        drop_indexes(self.engine)
 
     def _build_missing_indexes(self) -> None:
         """Build the deferrable indexes that the database lacks."""

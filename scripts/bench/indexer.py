@@ -108,7 +108,8 @@ def _index_child(
         indexer.index_range(start, last)
         profiler.disable()
     else:
-        indexer.run_to_head()
+        # As 'reclaim index' runs it.
+        indexer.run_to_head(bulk_backfill=True)
     seconds = time.perf_counter() - started
     if profiler is not None:
         out = io.StringIO()
