@@ -131,19 +131,29 @@ def test_short_backfill_keeps_indexes(
     assert all(names == set() for names in seen)
 
 
-def test_interrupted_backfill_indexes_next_run(
+def _interrupted_backfill(
     chain: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Ledger, str, int]:
+    """Stop a bulk backfill into SQLite after its first batch.
+
+    Returns the ledger, the mirror's URL and the chain's head.
+    """
     database_url = f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
     data_dir, _ = chain
     ledger = open_test_ledger(data_dir, database_url)
     head = _busy_chain(ledger)
     monkeypatch.setattr(sync, "BULK_BACKFILL_EVENTS", 5)
-
     with pytest.raises(Interrupted):
         new_indexer(ledger, ledger.engine, log_range=4).run_to_head(
             _interrupt, bulk_backfill=True
         )
+    return ledger, database_url, head
+
+
+def test_interrupted_backfill_indexes_next_run(
+    chain: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, database_url, head = _interrupted_backfill(chain, tmp_path, monkeypatch)
     assert _missing_names(database_url) == ALL_NAMES
 
     # A new indexer, with too few blocks left for a bulk backfill.
@@ -156,15 +166,7 @@ def test_interrupted_backfill_indexes_next_run(
 def test_open_database_builds_missing_indexes(
     chain: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    database_url = f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
-    data_dir, _ = chain
-    ledger = open_test_ledger(data_dir, database_url)
-    _busy_chain(ledger)
-    monkeypatch.setattr(sync, "BULK_BACKFILL_EVENTS", 5)
-    with pytest.raises(Interrupted):
-        new_indexer(ledger, ledger.engine, log_range=4).run_to_head(
-            _interrupt, bulk_backfill=True
-        )
+    _, database_url, _ = _interrupted_backfill(chain, tmp_path, monkeypatch)
     assert _missing_names(database_url) == ALL_NAMES
 
     open_database(database_url).dispose()

@@ -29,7 +29,8 @@ from ledger.indexer.store import BATCH_ROW_EVENTS, ROW_EVENTS
 logger = logging.getLogger(__name__)
 
 # The smallest number of events a backfill must be expected to add before the
-# indexes are dropped. Below it, building an index again costs more than it saves.
+# indexes are dropped. An estimate: below it, building them again may cost more
+# than it saves.
 BULK_BACKFILL_EVENTS = 50_000
 
 
