@@ -40,7 +40,7 @@ def unfrozen_collector() -> Iterator[None]:
 
 
 def _busy_chain(ledger: Ledger) -> int:
-    """Write twelve lots and six transfers in separate blocks; return the head."""
+    """Register twelve lots and send six transfers, one block each; return the head."""
     register_test_lots(ledger, 12, batch_size=2)
     for lot_id in range(1, 7):
         send_transfer(ledger, lot_id, 10 * lot_id)
@@ -48,7 +48,7 @@ def _busy_chain(ledger: Ledger) -> int:
 
 
 def _missing_names(database_url: str) -> set[str]:
-    # make_engine does not migrate, so looking builds no index.
+    # make_engine skips the migrations, so this check builds no index.
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:

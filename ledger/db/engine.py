@@ -20,7 +20,7 @@ from sqlalchemy.exc import (
 )
 
 from ledger.errors import ConfigurationError
-from ledger.indexer.indexes import missing_indexes
+from ledger.indexer.indexes import build_missing_indexes
 
 logger = logging.getLogger(__name__)
 
@@ -89,9 +89,8 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-        # A bulk backfill that was interrupted left these indexes dropped.
-        for index in missing_indexes(connection):
-            index.create(connection)
+        # An interrupted bulk backfill may have dropped them.
+        build_missing_indexes(connection)
 
 
 def _transactional_ddl_engine(engine: Engine) -> Engine:

@@ -17,16 +17,10 @@ or the next opening of the database builds them.
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Sequence
-
 from sqlalchemy import Connection, Engine, Index, Table, func, inspect, select
 
 from ledger.db.models import RawEvent
 from ledger.indexer.store import BATCH_ROW_EVENTS, ROW_EVENTS
-
-logger = logging.getLogger(__name__)
 
 # The smallest number of events a backfill must be expected to add before the
 # indexes are dropped. An estimate: below it, building them again may cost more
@@ -74,19 +68,16 @@ def missing_indexes(connection: Connection) -> list[Index]:
     return [index for index in deferrable_indexes() if index.name not in present]
 
 
-def drop_indexes(engine: Engine) -> list[Index]:
-    """Drop the deferrable indexes that exist, and return them."""
+def drop_indexes(engine: Engine) -> None:
+    """Drop the deferrable indexes that exist."""
     with engine.begin() as connection:
-        dropped = present_indexes(connection)
-        for index in dropped:
+        for index in present_indexes(connection):
             index.drop(connection)
-    return dropped
 
 
-def build_indexes(engine: Engine, indexes: Sequence[Index]) -> float:
-    """Create ``indexes`` and return the seconds it took."""
-    started = time.perf_counter()
-    with engine.begin() as connection:
-        for index in indexes:
-            index.create(connection)
-    return time.perf_counter() - started
+def build_missing_indexes(connection: Connection) -> list[Index]:
+    """Create the deferrable indexes that the database lacks, and return them."""
+    missing = missing_indexes(connection)
+    for index in missing:
+        index.create(connection)
+    return missing

@@ -35,9 +35,8 @@ from ledger.errors import ChainError, IndexerError
 from ledger.indexer.decode import DecodedEvent, EventDecoder, UndecodableLog
 from ledger.indexer.indexes import (
     BULK_BACKFILL_EVENTS,
-    build_indexes,
+    build_missing_indexes,
     drop_indexes,
-    missing_indexes,
     stored_events,
 )
 from ledger.indexer.rpc import LogRangeTooLarge, MissingBlocks, RpcClient
@@ -494,14 +493,15 @@ class Indexer:
 
     def _build_missing_indexes(self) -> None:
         """Build the deferrable indexes that the database lacks."""
-        with self.engine.connect() as connection:
-            missing = missing_indexes(connection)
-        if missing:
+        started = time.perf_counter()
+        with self.engine.begin() as connection:
+            built = build_missing_indexes(connection)
+        if built:
             logger.info(
-                "Building %d secondary indexes of the event tables.", len(missing)
+                "Built %d secondary indexes of the event tables in %.1f s.",
+                len(built),
+                time.perf_counter() - started,
             )
-            seconds = build_indexes(self.engine, missing)
-            logger.info("Built the indexes in %.1f s.", seconds)
         self._indexes_ready = True
 
     def _head(self, until: int | None) -> int:
