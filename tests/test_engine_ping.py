@@ -1,11 +1,13 @@
-"""Pooled PostgreSQL connections: tested after idling, not on every checkout."""
+"""Pooled PostgreSQL connections: kept for concurrent requests, tested after idling."""
 
 from __future__ import annotations
+
+import threading
 
 import psycopg
 import pytest
 from conftest import POSTGRES_ADMIN_URL
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from ledger.db import engine as engine_module
 from ledger.db.engine import make_engine
@@ -57,4 +59,31 @@ def test_idle_dropped_connection_replaced(
     replacement = _backend_pid(engine)
     assert replacement != dropped
     assert len(pings) == 1
+    engine.dispose()
+
+
+def test_request_bursts_reuse_connections(database_url: str) -> None:
+    engine = make_engine(database_url)
+    opened: list[int] = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+    clients = 16
+    together = threading.Barrier(clients)
+
+    def client() -> None:
+        # Bursts of requests, as a web worker gets them: all 16 clients at once,
+        # then none until every connection is back in the pool.
+        for _ in range(5):
+            together.wait()
+            with engine.connect() as connection:
+                connection.execute(text("SELECT pg_sleep(0.01)"))
+            together.wait()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # The connections of the first burst serve the later ones.
+    assert len(opened) <= clients
     engine.dispose()

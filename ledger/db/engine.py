@@ -33,6 +33,15 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # dropped by a server restart is replaced instead of failing a request.
 IDLE_SECONDS_BEFORE_PING = 5.0
 
+# Server connections that the pool keeps open, and how many more it may open.
+# A web worker runs up to 40 requests at once in anyio's default thread pool. With
+# SQLAlchemy's default of 5 kept connections, each burst of requests opened new
+# PostgreSQL connections, each a new server process, and closed them afterwards.
+# NOTE: 40 connections per worker exceed PostgreSQL's default limit of 100 from
+# three workers on.
+SERVER_POOL_SIZE = 20
+SERVER_POOL_OVERFLOW = 20
+
 
 def make_engine(url: str, **options: Any) -> Engine:
     """Create an engine; a SQLite file gets WAL mode and a busy timeout."""
@@ -53,7 +62,14 @@ def make_engine(url: str, **options: Any) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         return engine
     try:
-        engine = create_engine(url, **options)
+        engine = create_engine(
+            url,
+            **{
+                "pool_size": SERVER_POOL_SIZE,
+                "max_overflow": SERVER_POOL_OVERFLOW,
+                **options,
+            },
+        )
     except (ModuleNotFoundError, NoSuchModuleError) as exc:
         raise ConfigurationError(
             f"RECLAIM_DATABASE_URL {parsed.render_as_string(hide_password=True)!r} "
