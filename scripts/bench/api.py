@@ -12,9 +12,9 @@ takes less of the two cores than Python does; otherwise a small asyncio HTTP/1.1
 client in this process. Both keep connections alive and run on 127.0.0.1, and the
 table's scale column names the one used.
 
-The passport rate is that of a server whose workers have cached the 2,000 requested
-histories: a first run at the same concurrency fills the caches, and the row's note
-gives its rate too.
+The passport rate is measured on a second run over the same 2,000 histories, after
+a first run at the same concurrency has filled most of each worker's cache. The row's
+note gives the first run's rate too.
 """
 
 from __future__ import annotations
@@ -419,9 +419,9 @@ def run(lots: int, transfers: int) -> list[Result]:
                 passport = load(url, passport_paths, connections=1)
                 lot_list = load(url, search_paths, connections=1)
                 text_search = load(url, text_paths, connections=1)
-                # Each worker caches the bodies it served. The first run at full
-                # concurrency fills the caches of the workers the one-connection
-                # runs did not reach, and the second measures the filled server.
+                # Each worker caches the bodies it served, and the passport run on
+                # one connection reached one worker. The first run at full
+                # concurrency fills the other cache too, and the second is measured.
                 filling = load(url, passport_paths)
                 throughput = load(url, passport_paths)
         results += [

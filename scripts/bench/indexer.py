@@ -270,6 +270,9 @@ def saves_between(data_dir: Path, first: float, last: float) -> list[float]:
     Both are ``time.time()`` values. After each save of a second or more, the saver
     writes a line to the node's log with the end time, to the millisecond, and the
     duration. Shorter saves are not counted.
+
+    NOTE: a save still running at the call has written no line yet, so it is not
+    counted either.
     """
     durations = []
     log = (data_dir / anvil.LOG_FILE).read_text(errors="replace")
@@ -426,8 +429,7 @@ def _follow_result(
     chain: str, latencies: list[float], scale: str, saves: list[float] | None = None
 ) -> Result:
     quantiles = statistics.quantiles(latencies, n=20)
-    note = f"p50 {statistics.median(latencies):.2f} s"
-    note += f", max {max(latencies):.2f} s"
+    note = f"p50 {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s"
     if saves is not None:
         note += f"; saves during the samples: {len(saves)}" + "".join(
             f", {seconds:.1f} s" for seconds in saves
