@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from ledger.chain import anvil, saver
 from scripts.bench.indexer import saves_between
@@ -23,7 +27,7 @@ def _saver_line(ended: float, seconds: float) -> str:
     )
     record.created = ended
     record.msecs = (ended - int(ended)) * 1000
-    return logging.Formatter(saver.LOG_FORMAT).format(record)
+    return saver.log_formatter().format(record)
 
 
 def test_saves_overlapping_window_returned(tmp_path: Path) -> None:
@@ -45,3 +49,24 @@ def test_log_without_saves_returns_none(tmp_path: Path) -> None:
     (tmp_path / anvil.LOG_FILE).write_text("eth_getBlockByNumber\n" * 3)
 
     assert saves_between(tmp_path, 0.0, time.time()) == []
+
+
+@pytest.fixture
+def berlin_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Set the process's local time zone to Europe/Berlin for the test."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_save_in_repeated_dst_hour_counted(tmp_path: Path, berlin_time: None) -> None:
+    # Berlin's clocks went back from 03:00 to 02:00 on 2026-10-25, so 02:30 local
+    # time came twice. This save ended at the second 02:30, 01:30 UTC. A real saver
+    # cannot be run at that moment, so the line gets the time the saver's logging
+    # would give it.
+    ended = datetime(2026, 10, 25, 1, 30, tzinfo=UTC).timestamp()
+    (tmp_path / anvil.LOG_FILE).write_text(_saver_line(ended, 12.0) + "\n")
+
+    assert saves_between(tmp_path, ended - 60.0, ended + 60.0) == [12.0]

@@ -53,7 +53,10 @@ RPC_TIMEOUT = 10.0
 SAVE_TIMEOUT = 600.0
 CHUNK_BYTES = 1 << 20
 RESULT_KEY = b'"result":"0x'
-LOG_FORMAT = "%(asctime)s saver: %(message)s"
+# Times are in UTC (ISO 8601), because a local time in the hour repeated at the end
+# of daylight saving time names two moments.
+LOG_FORMAT = "%(asctime)s.%(msecs)03dZ saver: %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 # Logged after each save of a second or more; the benchmarks read it from the log.
 SAVED_MESSAGE = (
     "Saved the chain state up to block %d (%.0f MB) in %.1f s; the next save waits "
@@ -322,6 +325,13 @@ def run(url: str, state_file: Path, node_pid: int, saved_head: tuple[str, int]) 
             )
 
 
+def log_formatter() -> logging.Formatter:
+    """Return the formatter of the saver's log lines, which gives times in UTC."""
+    formatter = logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT)
+    formatter.converter = time.gmtime
+    return formatter
+
+
 def _stop(signum: int, frame: FrameType | None) -> None:
     # Leaves through the finally blocks, which remove a partial file.
     raise SystemExit(0)
@@ -335,11 +345,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("saved_hash", help="hash of the newest block in the file")
     parser.add_argument("saved_number", type=int, help="that block's number")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format=LOG_FORMAT,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(log_formatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     signal.signal(signal.SIGTERM, _stop)
     saved_head = (args.saved_hash, args.saved_number)
     run(args.url, args.state_file, args.node_pid, saved_head)

@@ -60,7 +60,7 @@ POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 PROFILE_PATH = BUILD_DIR / "indexer-profile.txt"
 PROFILE_BLOCKS = 20
 SAVE_LINE = re.compile(
-    r"^(?P<ended>\S+ \S+) saver: Saved the chain state up to block \d+ "
+    r"^(?P<ended>\S+Z) saver: Saved the chain state up to block \d+ "
     r"\(\d+ MB\) in (?P<seconds>[\d.]+) s",
     re.MULTILINE,
 )
@@ -268,8 +268,8 @@ def saves_between(data_dir: Path, first: float, last: float) -> list[float]:
     """Return the durations of the saver's saves that overlap ``first``..``last``.
 
     Both are ``time.time()`` values. After each save of a second or more, the saver
-    writes a line to the node's log with the end time, to the millisecond, and the
-    duration. Shorter saves are not counted.
+    writes a line to the node's log with the end time in UTC, to the millisecond,
+    and the duration. Shorter saves are not counted.
 
     NOTE: a save still running at the call has written no line yet, so it is not
     counted either.
@@ -277,7 +277,8 @@ def saves_between(data_dir: Path, first: float, last: float) -> list[float]:
     durations = []
     log = (data_dir / anvil.LOG_FILE).read_text(errors="replace")
     for match in SAVE_LINE.finditer(log):
-        ended = datetime.strptime(match["ended"], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        ended_at = datetime.strptime(match["ended"], "%Y-%m-%dT%H:%M:%S.%f%z")
+        ended = ended_at.timestamp()
         seconds = float(match["seconds"])
         if ended - seconds <= last and ended >= first:
             durations.append(seconds)
