@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import psycopg
 import pytest
@@ -86,4 +87,28 @@ def test_request_bursts_reuse_connections(database_url: str) -> None:
 
     # The connections of the first burst serve the later ones.
     assert len(opened) <= clients
+    engine.dispose()
+
+
+def test_steady_requests_after_burst_skip_ping(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(database_url)
+    pings = _count_pings(engine, monkeypatch)
+    # A burst leaves 20 connections in the pool.
+    burst = [engine.connect() for _ in range(engine_module.SERVER_POOL_SIZE)]
+    for connection in burst:
+        connection.execute(text("SELECT 1"))
+    for connection in burst:
+        connection.close()
+    monkeypatch.setattr(engine_module, "IDLE_SECONDS_BEFORE_PING", 0.5)
+
+    # Then one request at a time, 0.05 s apart. The connection that the previous
+    # request returned is free, so no checked-out connection has idled for 0.5 s.
+    for _ in range(30):
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        time.sleep(0.05)
+
+    assert pings == []
     engine.dispose()
