@@ -56,6 +56,8 @@ def berlin_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Set the process's local time zone to Europe/Berlin for the test."""
     monkeypatch.setenv("TZ", "Europe/Berlin")
     time.tzset()
+    # Without the time zone database, TZ falls back to UTC and the test proves nothing.
+    assert time.tzname == ("CET", "CEST")
     yield
     monkeypatch.undo()
     time.tzset()
