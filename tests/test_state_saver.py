@@ -292,6 +292,45 @@ def _mine_and_wait_for_save(url: str, state_file: Path, blocks: int) -> None:
     )
 
 
+# A stop signal can reach the saver's handler while a finalizer or an import lock's
+# callback runs, where Python ignores the exception it raises. This saver gets its
+# signal inside a finalizer.
+_SWALLOWED_STOP = """
+import os, signal, sys
+from pathlib import Path
+from ledger.chain import saver
+
+signal.signal(signal.SIGTERM, saver._stop)
+
+class Finalized:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+Finalized()
+url, state_file, node_pid = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+saver.run(url, state_file, node_pid, saver.head_block(url))
+"""
+
+
+def test_saver_exits_after_swallowed_stop(chain: tuple[Path, str]) -> None:
+    data_dir, url = chain
+    info = anvil.read_info(data_dir)
+    assert info is not None
+    state_file = data_dir / "swallowed-stop-state.json"
+    command = [sys.executable, "-c", _SWALLOWED_STOP, url, str(state_file)]
+    started = subprocess.Popen([*command, str(info.pid)], stderr=subprocess.PIPE)
+    try:
+        _, errors = started.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        started.kill()
+        started.wait()
+        pytest.fail("the saver ran on after a stop signal raised in a finalizer")
+
+    # The signal reached the handler inside the finalizer, where Python ignored it.
+    assert b"Exception ignored" in errors
+    assert started.returncode == 0
+
+
 def test_killed_saver_leaves_no_partial_state(chain: tuple[Path, str]) -> None:
     data_dir, url = chain
     state_file = data_dir / anvil.STATE_FILE

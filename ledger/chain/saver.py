@@ -34,6 +34,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -62,6 +63,10 @@ SAVED_MESSAGE = (
     "Saved the chain state up to block %d (%.0f MB) in %.1f s; the next save waits "
     "%.0f s at least."
 )
+
+
+# Set by the SIGTERM handler.
+_stop_requested = threading.Event()
 
 
 class SaveError(Exception):
@@ -288,7 +293,7 @@ def run(url: str, state_file: Path, node_pid: int, saved_head: tuple[str, int]) 
         # is in neither the file nor a later save unless this save is due.
         schedule.head_changed(time.monotonic())
     failures = 0
-    while process_alive(node_pid):
+    while process_alive(node_pid) and not _stop_requested.is_set():
         time.sleep(POLL_SECONDS)
         try:
             latest = head_block(url)
@@ -333,6 +338,9 @@ def log_formatter() -> logging.Formatter:
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
+    # Python ignores an exception raised while a finalizer or an import lock's
+    # callback runs, so the loop in run() also checks this flag.
+    _stop_requested.set()
     # Leaves through the finally blocks, which remove a partial file.
     raise SystemExit(0)
 
