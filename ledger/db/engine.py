@@ -39,9 +39,6 @@ IDLE_SECONDS_BEFORE_PING = 5.0
 # PostgreSQL connections, each a new server process, and closed them afterwards.
 # NOTE: 40 connections per worker exceed PostgreSQL's default limit of 100 from
 # three workers on.
-# The pool hands out the most recently returned connection first (LIFO), so that
-# steady traffic after a burst reuses a connection that is still fresh instead of
-# cycling through all 20 and testing each one idle for IDLE_SECONDS_BEFORE_PING.
 SERVER_POOL_SIZE = 20
 SERVER_POOL_OVERFLOW = 20
 
@@ -65,6 +62,9 @@ def make_engine(url: str, **options: Any) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         return engine
     try:
+        # The pool hands out the most recently returned connection first, so that
+        # steady traffic after a burst reuses fresh ones and rarely pings (see
+        # _ping_when_idle) a connection idle for IDLE_SECONDS_BEFORE_PING.
         engine = create_engine(
             url,
             **{
