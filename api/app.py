@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request
@@ -24,6 +23,7 @@ from ledger.db.engine import is_memory_database, make_engine
 from ledger.db.types import UINT256_MAX
 from ledger.errors import ConfigurationError, InvalidInput, LedgerError, NotFound
 from ledger.indexer.rpc import RpcClient
+from ledger.memory import freeze_loaded_objects
 from ledger.queries import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -111,20 +111,8 @@ def check_workers(settings: Settings, workers: int) -> None:
 def create_app_from_environment() -> FastAPI:
     """Build the application from RECLAIM_* variables and .env, as a worker does."""
     app = create_app(load_settings())
-    freeze_startup_objects()
+    freeze_loaded_objects()
     return app
-
-
-def freeze_startup_objects() -> None:
-    """Leave the objects alive at start-up out of later garbage collections.
-
-    Modules, classes, functions and the app live as long as the server, about 150,000
-    objects. Each collection of the oldest generation walked them all and paused a
-    request: in-process searches on a 10,000-lot mirror met five such pauses of 35
-    to 87 ms in 1,500 searches, and about 3 ms each after ``gc.freeze``.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -765,12 +765,13 @@ def serve(
     """Start the web service; the OpenAPI documentation is at /docs."""
     import uvicorn
 
-    from api.app import check_workers, create_app, freeze_startup_objects
+    from api.app import check_workers, create_app
+    from ledger.memory import freeze_loaded_objects
 
     check_workers(state.settings, workers)
     if workers == 1:
         app = create_app(state.settings)
-        freeze_startup_objects()
+        freeze_loaded_objects()
         uvicorn.run(app, host=host, port=port)
         return
     # Each worker is a new process that builds the app from the environment, so the

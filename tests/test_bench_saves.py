@@ -45,7 +45,7 @@ def test_saves_overlapping_window_returned(tmp_path: Path) -> None:
     assert saves_between(tmp_path, start, start + 60.0) == [12.0, 3.0, 15.0]
 
 
-def test_log_without_saves_returns_none(tmp_path: Path) -> None:
+def test_log_without_saves_returns_empty(tmp_path: Path) -> None:
     (tmp_path / anvil.LOG_FILE).write_text("eth_getBlockByNumber\n" * 3)
 
     assert saves_between(tmp_path, 0.0, time.time()) == []

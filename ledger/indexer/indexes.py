@@ -30,8 +30,6 @@ BULK_BACKFILL_EVENTS = 50_000
 
 # NOTE: a migration that drops or replaces one of these indexes meets a database where
 # an interrupted backfill already dropped it, so it should drop with IF EXISTS.
-
-
 def deferrable_indexes() -> list[Index]:
     """Return the non-unique indexes of the tables built from events."""
     models = dict.fromkeys(

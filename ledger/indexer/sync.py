@@ -21,7 +21,6 @@ them again when it reaches the head (see :mod:`ledger.indexer.indexes`).
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -48,6 +47,7 @@ from ledger.indexer.store import (
     roll_back,
     store_batch,
 )
+from ledger.memory import freeze_loaded_objects
 
 logger = logging.getLogger(__name__)
 
@@ -479,7 +479,7 @@ class Indexer:
             stored = stored_events(connection)
         if expected < stored:
             return
-        _freeze_loaded_objects()
+        freeze_loaded_objects()
         if self.engine.dialect.name != "sqlite":
             return
         logger.info(
@@ -669,20 +669,6 @@ class _ReadAhead:
     def wait(self) -> None:
         """Wait until the thread has stopped using the node."""
         self._thread.join()
-
-
-def _freeze_loaded_objects() -> None:
-    """Exclude the objects alive now from the cyclic garbage collector, once.
-
-    Most of them come from the loaded modules (web3, SQLAlchemy, eth-abi): about
-    150,000 objects in the benchmark's indexer process. A backfill allocates
-    millions of short-lived objects, which trigger full collections, and each one
-    walked all of the loaded objects again.
-    """
-    # NOTE: an object alive now that later becomes garbage inside a reference cycle
-    # is never freed. Freezing once per process bounds that to what exists now.
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
 
 
 def _discard(ahead: _ReadAhead | None) -> None:
