@@ -1,7 +1,7 @@
 """Repeated runs behind single benchmark figures, on a seeded PostgreSQL mirror.
 
 ``python -m scripts.bench.probes passport-rates`` serves the mirror with ``reclaim
-serve --workers 2`` and loads cached passports over 16 connections several times in
+serve --workers 2`` and loads cached passports over 16 connections (by default) several times in
 a row, printing each run's rate and p99. Runs differ with the way the connections
 fall on the two workers and with what each worker has cached.
 
