@@ -1,9 +1,9 @@
 """Repeated runs behind single benchmark figures, on a seeded PostgreSQL mirror.
 
 ``python -m scripts.bench.probes passport-rates`` serves the mirror with ``reclaim
-serve --workers 2`` and loads cached passports over 16 connections (by default) several times in
-a row, printing each run's rate and p99. Runs differ with the way the connections
-fall on the two workers and with what each worker has cached.
+serve --workers 2`` and loads cached passports over 16 connections (by default)
+several times in a row, printing each run's rate and p99. Runs differ with the way
+the connections fall on the two workers and with what each worker has cached.
 
 ``python -m scripts.bench.probes search-times`` times the text searches of the API
 benchmark in this process, by kind of query, and prints the median and the 95th
