@@ -91,9 +91,9 @@ def word_like(text: Any, word: str, spaced: bool = False) -> Any:
     ``search_text`` does: the condition is then ``text LIKE '% word%'``. Otherwise
     it is ``text LIKE 'word%' OR text LIKE '% word%'``, on the column itself
     rather than on ``' ' || text``. PostgreSQL then estimates how many rows match
-    from the column's statistics: for "pallets", in every entry of the
-    benchmark's mirror, it estimated 99,990 of 100,000 entries that way and 10
-    for the joined text, and planned the search's joins for 10.
+    from the column's statistics. The benchmark's mirror has "pallets" in all of
+    its 100,000 entries: PostgreSQL estimated 99,990 for the column and 10 for
+    the joined text, and planned the search's joins for 10 rows.
     """
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     within = text.like(f"% {escaped}%", escape="\\")
