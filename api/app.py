@@ -209,10 +209,17 @@ def create_app(settings: Settings) -> FastAPI:
     # page, so they are listed here for the OpenAPI documentation only.
     @app.get("/search", openapi_extra={"parameters": _SEARCH_PARAMETERS})
     def search_lots_route(request: Request) -> dict[str, Any]:
-        """Search lots by words, fields and distance; browsers get the search page."""
-        page = search(engine, SearchQuery.from_params(dict(request.query_params)))
+        """Search lots by words, fields and distance; browsers get the search page.
+
+        ``total`` counts the matching lots exactly when ``total_exact`` is true;
+        otherwise more than ``total`` match, and ``page_count`` counts the pages
+        known to hold lots.
+        """
+        query = SearchQuery.from_params(dict(request.query_params))
+        page = search(engine, query, count_ahead=settings.search_count_ahead)
         return {
             "total": page.total,
+            "total_exact": page.exact,
             "page": page.query.page,
             "page_size": page.query.page_size,
             "page_count": page.page_count,

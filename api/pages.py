@@ -129,7 +129,7 @@ def create_pages_router(settings: Settings, engine: Engine) -> APIRouter:
                 choices=choices,
                 error=str(exc),
             )
-        page = search(engine, query)
+        page = search(engine, query, count_ahead=settings.search_count_ahead)
         return render(
             request,
             "search.html",

@@ -68,6 +68,7 @@ from ledger.db.types import UINT256_MAX
 from ledger.errors import InvalidInput
 from ledger.queries import LotView, lots_by_id
 from ledger.search_index import WordFilter
+from ledger.settings import DEFAULT_SEARCH_COUNT_AHEAD
 
 logger = logging.getLogger(__name__)
 
@@ -315,16 +316,27 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of results and the number of lots that match in all."""
+    """One page of results and the number of lots that match in all.
+
+    ``total`` is exact when ``exact`` is true. Otherwise more than ``total`` lots
+    match: the search counted the matches up to a number past the end of the page
+    (``count_ahead`` of :func:`search`) and stopped.
+    """
 
     query: SearchQuery
     total: int
     hits: list[SearchHit] = field(default_factory=list)
+    exact: bool = True
 
     @property
     def page_count(self) -> int:
-        """Number of pages of ``query.page_size`` lots; at least 1."""
-        return max(1, math.ceil(self.total / self.query.page_size))
+        """Number of pages of ``query.page_size`` lots, at least 1.
+
+        When the count is not exact, the pages known to hold lots: one more
+        than ``total`` fills.
+        """
+        known = self.total if self.exact else self.total + 1
+        return max(1, math.ceil(known / self.query.page_size))
 
 
 # ------------------------------------------------------------------ entries
@@ -564,12 +576,15 @@ def search(
     engine: Engine,
     query: SearchQuery,
     candidate_source: Callable[[], Any] | None = None,
+    count_ahead: int = DEFAULT_SEARCH_COUNT_AHEAD,
 ) -> SearchPage:
     """Return the page of lots matching ``query`` and the total number of matches.
 
     ``candidate_source`` returns the subquery that the filters read; see
     :func:`inventory_candidates` for its columns. None reads the mirror's inventory
-    with only the columns that each statement reads.
+    with only the columns that each statement reads. The matches are counted up to
+    ``count_ahead`` past the end of the page; beyond that the page says that more
+    match.
     """
     refresh_search_entries(engine)
     with engine.connect() as connection:
@@ -589,40 +604,28 @@ def search(
                 connection, list(dict.fromkeys(normalise_text(query.text).split()))
             )
             filtered = _filter_columns(query) | words.columns()
-            count_candidates = inventory_candidates(filtered)
             candidates = inventory_candidates(filtered | _sort_columns(query))
             conditions = _conditions(candidates, query, indexed=True)
             conditions += words.conditions(candidates)
-            count_conditions = _conditions(count_candidates, query, indexed=True)
-            count_conditions += words.conditions(count_candidates)
         else:
             candidates = candidate_source()
-            count_candidates = candidates
             conditions = _conditions(candidates, query, indexed=False)
-            count_conditions = conditions
         statement = select(candidates.c.lot_id).where(*conditions)
 
         if query.near is None:
-            counted = select(count_candidates.c.lot_id).where(*count_conditions)
-            total = connection.execute(
-                select(func.count()).select_from(counted.subquery())
-            ).scalar_one()
-            ids = list(
-                connection.execute(
-                    statement.order_by(*_order(candidates, query.sort))
-                    .limit(query.page_size)
-                    .offset((query.page - 1) * query.page_size)
-                ).scalars()
+            ids, total, exact = _search_sorted(
+                connection, candidates, statement, query, count_ahead
             )
             distances: dict[int, float | None] = {}
         else:
             ids, total, distances = _search_near(
                 connection, candidates, statement, query
             )
+            exact = True
 
     views = lots_by_id(engine, ids)
     hits = [SearchHit(views[lot_id], distances.get(lot_id)) for lot_id in ids]
-    return SearchPage(query, int(total), hits)
+    return SearchPage(query, int(total), hits, exact)
 
 
 def _filter_columns(query: SearchQuery) -> set[str]:
@@ -705,6 +708,54 @@ def _bounding_box(c: Any, point: GeoPoint, km: float) -> list[Any]:
     return conditions
 
 
+# Sort orders that read a candidate column besides lot_id, and the column.
+_SORT_COLUMNS = {"price": "price_cents", "date": "available_from"}
+
+
+def _search_sorted(
+    connection: Connection,
+    candidates: Any,
+    statement: Select[Any],
+    query: SearchQuery,
+    count_ahead: int,
+) -> tuple[list[int], int, bool]:
+    """Return the page's lot ids, the number of matches and whether it is exact.
+
+    The matches are read unsorted, up to ``count_ahead`` past the end of the page.
+    When they all fit, they are sorted here and the count is exact. Otherwise
+    the database sorts and reads the page, and the result marks the count as a
+    lower bound.
+    Many matches then lie among the first lots in the sort order, so the database
+    reads few lots before the page is full.
+    """
+    start = (query.page - 1) * query.page_size
+    limit = start + query.page_size + count_ahead
+    column = _SORT_COLUMNS.get(query.sort)
+    keys = [candidates.c[column]] if column else []
+    rows = connection.execute(statement.add_columns(*keys).limit(limit + 1)).all()
+
+    if len(rows) <= limit:
+        if column:
+            rows.sort(key=lambda row: _nulls_last_key(row[1], row[0]))
+        else:
+            rows.sort(key=lambda row: row[0])
+        page = [row[0] for row in rows[start : start + query.page_size]]
+        return page, len(rows), True
+    page = list(
+        connection.execute(
+            statement.order_by(*_order(candidates, query.sort))
+            .limit(query.page_size)
+            .offset(start)
+        ).scalars()
+    )
+    return page, limit, False
+
+
+def _nulls_last_key(value: Any, lot_id: int) -> tuple[bool, Any, int]:
+    """Sort key of a match in the order of :func:`_order`: missing values last."""
+    return (value is None, 0 if value is None else value, lot_id)
+
+
 def _order(candidates: Any, sort: str) -> list[Any]:
     c = candidates.c
     if sort == "price":
@@ -746,11 +797,11 @@ def _search_near(
         matches.append((lot_id, distance, price, available))
 
     if query.sort == "distance":
-        matches.sort(key=lambda m: (m[1] is None, m[1] or 0.0, m[0]))
+        matches.sort(key=lambda m: _nulls_last_key(m[1], m[0]))
     elif query.sort == "price":
-        matches.sort(key=lambda m: (m[2] is None, m[2] or 0, m[0]))
+        matches.sort(key=lambda m: _nulls_last_key(m[2], m[0]))
     elif query.sort == "date":
-        matches.sort(key=lambda m: (m[3] is None, m[3] or date.min, m[0]))
+        matches.sort(key=lambda m: _nulls_last_key(m[3], m[0]))
 
     start = (query.page - 1) * query.page_size
     page = matches[start : start + query.page_size]

@@ -61,6 +61,9 @@ unscrew,medium,peinture au plomb possible,75.00,2026-04-01,BXL-001_01.jpg
 """
 DOORS_LOT = 5
 FRENCH_LOT_ID = 75
+# Matches a search counts past its page. Low enough that a page of five of the 75
+# lots shows "More than", high enough that the other searches here count exactly.
+COUNT_AHEAD = 10
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         last_block = run_index(ledger, _quiet)
         ledger.engine.dispose()
         with serve_in_subprocess(
-            data_dir, RECLAIM_PUBLIC_URL="https://reclaim.test"
+            data_dir,
+            RECLAIM_PUBLIC_URL="https://reclaim.test",
+            RECLAIM_SEARCH_COUNT_AHEAD=str(COUNT_AHEAD),
         ) as url:
             yield Site(url, data_dir, last_block)
     finally:
@@ -194,6 +199,20 @@ def test_search_json_distance(site: Site) -> None:
     listed = [p["name"] for p in schema["paths"]["/search"]["get"]["parameters"]]
     assert listed[:3] == ["q", "category", "material"]
     assert "within_km" in listed
+
+
+def test_search_json_marks_a_count_that_stopped(site: Site) -> None:
+    exact = httpx.get(f"{site.url}/search", params={"page_size": "100"}).json()
+    assert (exact["total"], exact["total_exact"], exact["page_count"]) == (75, True, 1)
+
+    data = httpx.get(f"{site.url}/search", params={"page_size": "5"}).json()
+    # Counted up to 5 + COUNT_AHEAD, then stopped: pages 1 to 4 are known to hold lots.
+    assert (data["total"], data["total_exact"], data["page_count"]) == (15, False, 4)
+    assert [lot["lot_id"] for lot in data["results"]] == ["1", "2", "3", "4", "5"]
+
+    last = httpx.get(f"{site.url}/search", params={"page_size": "5", "page": "14"})
+    data = last.json()
+    assert (data["total"], data["total_exact"], data["page_count"]) == (75, True, 15)
 
 
 def test_search_api_rejects_bad_values(site: Site) -> None:
@@ -476,6 +495,20 @@ def test_browser_filters_and_paging(site: Site, browser: Browser) -> None:
         page.wait_for_selector("#result-count")
         assert page.inner_text("#result-count") == "8 lots found, page 2 of 3."
         assert page.locator("ol.results > li").count() == 3
+    finally:
+        page.close()
+
+
+def test_browser_pages_past_a_count_that_stopped(site: Site, browser: Browser) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(f"{site.url}/search?page_size=5")
+        assert page.inner_text("#result-count") == "More than 15 lots found, page 1."
+        page.click("a[rel=next]")
+        page.wait_for_selector("#result-count")
+        assert page.inner_text("#result-count") == "More than 20 lots found, page 2."
+        assert page.locator("ol.results > li").count() == 5
+        assert "/passport/6" in page.inner_html("ol.results")
     finally:
         page.close()
 

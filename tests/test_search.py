@@ -441,6 +441,27 @@ def test_search_matches_reference(mirror: Engine) -> None:
         assert [hit.lot.lot_id for hit in page.hits] == ids, params
 
 
+@pytest.mark.parametrize("count_ahead", [0, 3])
+def test_search_counts_up_to_count_ahead(mirror: Engine, count_ahead: int) -> None:
+    # Past the count's limit, the database sorts and reads the page, and the total
+    # is a lower bound; within it, the page is sorted here.
+    refresh_search_entries(mirror)
+    with mirror.connect() as connection:
+        rows = connection.execute(select(inventory_candidates())).all()
+    seen = set()
+    for params in REFERENCE_QUERIES:
+        total, ids = _reference_search(rows, params)
+        query = SearchQuery.from_params(params)
+        limit = query.page * query.page_size + count_ahead
+        page = search(mirror, query, count_ahead=count_ahead)
+        assert (page.total, page.exact) == (min(total, limit), total <= limit), params
+        assert [hit.lot.lot_id for hit in page.hits] == ids, params
+        if not page.exact:
+            assert page.page_count == -(-(limit + 1) // query.page_size), params
+        seen.add(page.exact)
+    assert seen == {True, False}
+
+
 def test_haversine_known_distance() -> None:
     # Brussels Grand-Place to Paris Notre-Dame: 264.1 km on a sphere of the mean radius.
     distance = haversine_km(GeoPoint(50.8467, 4.3525), GeoPoint(48.8530, 2.3498))
