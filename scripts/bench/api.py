@@ -333,6 +333,9 @@ def _load_with_wrk(
         script = Path(folder) / "paths.lua"
         script.write_text(WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths))
         command = ["wrk", "--threads", "1", "--connections", str(connections)]
+        # A response slower than wrk's default timeout of 2 s counts in the
+        # latencies rather than as a socket error that discards the run.
+        command += ["--timeout", f"{WRK_TIMEOUT_SECONDS}s"]
         command += ["--duration", f"{seconds:.0f}s", "--latency", "--script"]
         command += [str(script), url]
         output = subprocess.run(
@@ -342,6 +345,7 @@ def _load_with_wrk(
 
 
 _WRK_DURATION = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+WRK_TIMEOUT_SECONDS = 10
 
 
 def parse_wrk_output(output: str) -> LoadFigures:
