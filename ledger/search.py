@@ -583,8 +583,8 @@ def search(
     ``candidate_source`` returns the subquery that the filters read; see
     :func:`inventory_candidates` for its columns. None reads the mirror's inventory
     with only the columns that each statement reads. The matches are counted up to
-    ``count_ahead`` past the end of the page; beyond that the page says that more
-    match.
+    ``count_ahead`` past the end of the page; when more match, the page's total is
+    a lower bound (``SearchPage.exact`` is false).
     """
     refresh_search_entries(engine)
     with engine.connect() as connection:
@@ -722,10 +722,9 @@ def _search_sorted(
     """Return the page's lot ids, the number of matches and whether it is exact.
 
     The matches are read unsorted, up to ``count_ahead`` past the end of the page.
-    When they all fit, they are sorted here and the count is exact. Otherwise
-    the database sorts and reads the page, and the result marks the count as a
-    lower bound.
-    Many matches then lie among the first lots in the sort order, so the database
+    When they all fit, they are sorted here and the count is exact. Otherwise the
+    database sorts and reads the page, and the count is a lower bound. With that
+    many matches, many lie among the first lots in the sort order, so the database
     reads few lots before the page is full.
     """
     start = (query.page - 1) * query.page_size
