@@ -68,7 +68,7 @@ from ledger.db.types import UINT256_MAX
 from ledger.errors import InvalidInput
 from ledger.queries import LotView, lots_by_id
 from ledger.search_index import WordFilter
-from ledger.settings import DEFAULT_SEARCH_COUNT_AHEAD
+from ledger.settings import DEFAULT_SEARCH_COUNT_AHEAD, MAX_SEARCH_COUNT_AHEAD
 
 logger = logging.getLogger(__name__)
 
@@ -584,8 +584,14 @@ def search(
     :func:`inventory_candidates` for its columns. None reads the mirror's inventory
     with only the columns that each statement reads. The matches are counted up to
     ``count_ahead`` past the end of the page; beyond that the page says that more
-    match.
+    match. Raises ValueError when ``count_ahead`` is outside 0 to
+    MAX_SEARCH_COUNT_AHEAD.
     """
+    if not 0 <= count_ahead <= MAX_SEARCH_COUNT_AHEAD:
+        raise ValueError(
+            f"Search count_ahead {count_ahead} is outside 0 to "
+            f"{MAX_SEARCH_COUNT_AHEAD}; give a number of matches in that range."
+        )
     refresh_search_entries(engine)
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
