@@ -203,6 +203,9 @@ def create_pages_router(settings: Settings, engine: Engine) -> APIRouter:
 
 def _page_url(params: dict[str, str], page: SearchPage, step: int) -> str | None:
     target = page.query.page + step
+    if step < 0:
+        # From past the last page, such as an edited URL, back to the last page.
+        target = min(target, page.page_count)
     if not 1 <= target <= page.page_count:
         return None
     return "/search?" + urlencode({**params, "page": str(target)})

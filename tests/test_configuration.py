@@ -18,6 +18,10 @@ import pytest
         ("RECLAIM_LOG_RANGE", "0", "RECLAIM_LOG_RANGE='0'"),
         ("RECLAIM_ANVIL_STATE_HISTORY", "0", "RECLAIM_ANVIL_STATE_HISTORY='0'"),
         ("RECLAIM_RPC_RETRY_SECONDS", "-5", "RECLAIM_RPC_RETRY_SECONDS='-5'"),
+        ("RECLAIM_SEARCH_COUNT_AHEAD", "-1", "greater than or equal to 0"),
+        ("RECLAIM_SEARCH_COUNT_AHEAD", "many", "RECLAIM_SEARCH_COUNT_AHEAD='many'"),
+        # Past the 64-bit LIMIT of the count, every search would fail.
+        ("RECLAIM_SEARCH_COUNT_AHEAD", str(2**63), "less than or equal to"),
         ("RECLAIM_DATABASE_URL", "nonsense", "'nonsense' is not a database URL"),
         (
             "RECLAIM_DATABASE_URL",

@@ -215,6 +215,14 @@ def test_search_json_marks_a_count_that_stopped(site: Site) -> None:
     assert (data["total"], data["total_exact"], data["page_count"]) == (75, True, 15)
 
 
+def test_search_page_past_last_links_back(site: Site) -> None:
+    # 75 lots fill 15 pages of 5, so Previous leads to the last of them.
+    text = _page_text(site, "/search?page_size=5&page=99")
+    assert "75 lots found, page 99 of 15." in text
+    assert '<a rel="prev" href="/search?page_size=5&amp;page=15">' in text
+    assert 'rel="next"' not in text
+
+
 def test_search_api_rejects_bad_values(site: Site) -> None:
     cases = {
         "page_size=500": "Page size 500 must be between 1 and 100.",

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 from rich.progress import Progress
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, event, inspect, select
 from sqlalchemy.orm import Session
 
 from ledger.chain import anvil
@@ -28,6 +28,8 @@ from ledger.db.models import Record, SearchEntry
 from ledger.errors import InvalidInput
 from ledger.importing import import_file
 from ledger.search import (
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
     MAX_QUERY_WORDS,
     GeoPoint,
     SearchPage,
@@ -38,7 +40,7 @@ from ledger.search import (
     refresh_search_entries,
     search,
 )
-from ledger.settings import Settings
+from ledger.settings import MAX_SEARCH_COUNT_AHEAD, Settings
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "wallonia"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -460,6 +462,47 @@ def test_search_counts_up_to_count_ahead(mirror: Engine, count_ahead: int) -> No
             assert page.page_count == -(-(limit + 1) // query.page_size), params
         seen.add(page.exact)
     assert seen == {True, False}
+
+
+def test_count_ahead_huge_counts_all(mirror: Engine) -> None:
+    # The largest setting keeps the count's LIMIT, with the page's end added, within
+    # the 64-bit integers of both databases, even on the last page allowed.
+    for params in ({}, {"page": str(MAX_PAGE), "page_size": str(MAX_PAGE_SIZE)}):
+        query = SearchQuery.from_params(params)
+        page = search(mirror, query, count_ahead=MAX_SEARCH_COUNT_AHEAD)
+        assert page.total == SAMPLE_LOTS + 4, params
+        assert page.exact, params
+
+
+@pytest.mark.parametrize("count_ahead", [-1, -25, MAX_SEARCH_COUNT_AHEAD + 1])
+def test_count_ahead_out_of_range_rejected(mirror: Engine, count_ahead: int) -> None:
+    message = f"Search count_ahead {count_ahead} is outside"
+    with pytest.raises(ValueError, match=message):
+        search(mirror, SearchQuery(), count_ahead=count_ahead)
+
+
+def test_page_past_end_reads_few_rows(mirror: Engine) -> None:
+    # A page far past the count's window, such as page=1000000 from an edited URL,
+    # must not read every match into Python to count them. psycopg sets rowcount
+    # for a SELECT, whereas Python's sqlite3 leaves it at -1.
+    if mirror.dialect.name != "postgresql":
+        pytest.skip("sqlite3 does not report the rows that a SELECT returns")
+    refresh_search_entries(mirror)
+    query = SearchQuery.from_params({"page": "20", "page_size": "5"})
+    returned: list[int] = []
+
+    def record(*args: Any) -> None:
+        cursor, statement = args[1], args[2]
+        if statement.lstrip().upper().startswith("SELECT"):
+            returned.append(cursor.rowcount)
+
+    event.listen(mirror, "after_cursor_execute", record)
+    try:
+        page = search(mirror, query, count_ahead=0)
+    finally:
+        event.remove(mirror, "after_cursor_execute", record)
+    assert (page.total, page.exact, page.hits) == (SAMPLE_LOTS + 4, True, [])
+    assert max(returned) <= query.page_size + 1
 
 
 def test_haversine_known_distance() -> None:

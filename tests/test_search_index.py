@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.config import Config
 from rich.progress import Progress
-from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy import Engine, delete, event, func, insert, select, text, update
 from test_search import EXTRA_LOTS, items, mirror, run  # noqa: F401
 
 from ledger import search_index
@@ -141,6 +142,35 @@ def test_index_matches_like(
     _assert_same_as_like(mirror, {"q": text, "sort": "price", "page": "2"})
     # A count that stops after the page's lots: the page comes from the database.
     _assert_same_as_like(mirror, {"q": text, "page_size": "2"}, count_ahead=0)
+
+
+@pytest.mark.parametrize("driving_limit", [0, 10_000], ids=["scan", "index"])
+def test_many_buildings_not_listed(
+    mirror: Engine,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    driving_limit: int,
+) -> None:
+    # "bld" starts every building's reference. Past MAX_LISTED_BUILDINGS, a word's
+    # buildings go into the statements as a subquery rather than as a list of ids.
+    monkeypatch.setattr(search_index, "DRIVING_WORD_MATCHES", driving_limit)
+    monkeypatch.setattr(search_index, "MAX_LISTED_BUILDINGS", 1, raising=False)
+    with mirror.connect() as connection:
+        building_ids = list(connection.execute(select(Building.building_id)).scalars())
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(mirror, "before_cursor_execute", record)
+    try:
+        _assert_same_as_like(mirror, {"q": "bld", "page_size": "100"})
+        _assert_same_as_like(mirror, {"q": "bld door", "sort": "price"})
+        _assert_same_as_like(mirror, {"q": "bld", "page_size": "2"}, count_ahead=0)
+    finally:
+        event.remove(mirror, "before_cursor_execute", record)
+    assert len(building_ids) == 5
+    listing = [s for s in statements if any(i in s for i in building_ids)]
+    assert listing == []
 
 
 @pytest.mark.parametrize(
