@@ -211,9 +211,9 @@ def create_app(settings: Settings) -> FastAPI:
     def search_lots_route(request: Request) -> dict[str, Any]:
         """Search lots by words, fields and distance; browsers get the search page.
 
-        ``total`` counts the matching lots exactly when ``total_exact`` is true;
-        otherwise more than ``total`` match, and ``page_count`` counts the pages
-        known to hold lots.
+        ``total`` counts the matching lots exactly when ``total_exact`` is true.
+        Otherwise more than ``total`` lots match, and ``page_count`` counts the
+        pages known to hold lots.
         """
         query = SearchQuery.from_params(dict(request.query_params))
         page = search(engine, query, count_ahead=settings.search_count_ahead)

@@ -332,8 +332,8 @@ class SearchPage:
     def page_count(self) -> int:
         """Number of pages of ``query.page_size`` lots, at least 1.
 
-        When the count is not exact, the pages known to hold lots: one more
-        than ``total`` fills.
+        When the count is not exact, at least one lot more than ``total`` matches,
+        so the pages that ``total + 1`` lots fill are counted.
         """
         known = self.total if self.exact else self.total + 1
         return max(1, math.ceil(known / self.query.page_size))
@@ -760,6 +760,8 @@ def _search_sorted(
             rows.sort(key=lambda row: row[0])
         page = [row[0] for row in rows[start : start + query.page_size]]
         return page, len(rows), True
+    # NOTE: the page is read by a second statement. Under READ COMMITTED, a mirror
+    # that changes between the two can make the page and the count disagree.
     return _database_page(connection, candidates, statement, query), limit, False
 
 

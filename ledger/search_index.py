@@ -261,19 +261,18 @@ class WordFilter:
 
 
 # A word that matches the entries of more buildings than this gets them as a
-# subquery, not as a list in the statement's text. A one-letter word can match
-# most buildings: 26 such words made each statement 10 MB long at 20,000 buildings
-# on PostgreSQL 15, and the search 7 times slower. NOTE: not tuned by measurement.
+# subquery, not as a list in the statement's text. A one-letter word can match most
+# buildings: in a one-off at 20,000 buildings on PostgreSQL 15, 26 such words made
+# each statement 10 MB long and the search 7 times slower.
+# NOTE: not tuned by measurement.
 MAX_LISTED_BUILDINGS = 1_000
 
 
 def _building_ids(position: int, word: str, buildings: list[str]) -> Any:
     """Return the buildings that ``word`` matches as the right side of an IN."""
     if len(buildings) > MAX_LISTED_BUILDINGS:
-        return (
-            select(Building.building_id)
-            .join(SearchEntry, SearchEntry.record_hash == Building.record_hash)
-            .where(word_like(SearchEntry.search_text, word))
+        return _building_entries(Building.building_id).where(
+            word_like(SearchEntry.search_text, word)
         )
     # Rendered in the statement text rather than bound, so SQLite's limit on bound
     # variables does not apply.
@@ -295,11 +294,16 @@ def _matching_buildings(
         return {}
     matches = [word_like(SearchEntry.search_text, word) for word in words]
     rows = connection.execute(
-        select(Building.building_id, *matches)
-        .join(SearchEntry, SearchEntry.record_hash == Building.record_hash)
-        .where(or_(*matches))
+        _building_entries(Building.building_id, *matches).where(or_(*matches))
     ).all()
     return {
         word: [row[0] for row in rows if row[position + 1]]
         for position, word in enumerate(words)
     }
+
+
+def _building_entries(*columns: Any) -> Select[Any]:
+    """Select ``columns`` of the buildings joined with their search entries."""
+    return select(*columns).join(
+        SearchEntry, SearchEntry.record_hash == Building.record_hash
+    )

@@ -54,7 +54,8 @@ def _assert_same_as_like(
     query = SearchQuery.from_params(params)
     indexed = search(engine, query, count_ahead=count_ahead)
     scanned = search(engine, query, inventory_candidates, count_ahead=count_ahead)
-    assert (indexed.total, indexed.exact) == (scanned.total, scanned.exact), params
+    assert indexed.total == scanned.total, params
+    assert indexed.exact == scanned.exact, params
     assert items(indexed) == items(scanned), params
 
 
